@@ -1,0 +1,134 @@
+"""Settings, read once from `BRIDGE_*` environment variables.
+
+Each field is the variable's name without the prefix, lower-cased
+(`BRIDGE_KAFKA_BOOTSTRAP_SERVERS` -> `kafka_bootstrap_servers`). Values are
+decoded by msgspec in lax mode, so `"8080"` becomes `8080` and `"true"`
+becomes `True`; tuple fields are comma-separated lists.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from typing import Annotated, Literal
+
+import msgspec
+
+PREFIX = "BRIDGE_"
+
+# Variables under the prefix that belong to tooling, not to the service.
+_FOREIGN_PREFIXES = ("BRIDGE_TEST_", "BRIDGE_BENCH_")
+
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
+# Long enough that guessing one over the network is hopeless.
+Token = Annotated[str, msgspec.Meta(min_length=16)]
+TopicName = Annotated[str, msgspec.Meta(min_length=1, max_length=249, pattern=r"^[A-Za-z0-9._-]+$")]
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: Port = 8080
+    workers: Positive = 1
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    kafka_bootstrap_servers: Annotated[str, msgspec.Meta(min_length=1)] = "127.0.0.1:9092"
+    kafka_client_id: str = "video-callback-bridge"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = ""
+    kafka_ssl_cafile: str = ""
+    kafka_ssl_certfile: str = ""
+    kafka_ssl_keyfile: str = ""
+    kafka_ssl_key_password: str = ""
+    kafka_compression: Literal["zstd", "lz4", "gzip", "snappy", "none"] = "lz4"
+    kafka_linger_ms: Annotated[int, msgspec.Meta(ge=0)] = 5
+    kafka_max_batch_bytes: Positive = 262_144
+    kafka_request_timeout_ms: Positive = 15_000
+
+    topic_video_upload: TopicName = "vod.video-upload.v1"
+    topic_material_upload: TopicName = "vod.material-upload.v1"
+    topic_dlq: TopicName = "vod.callbacks.dlq.v1"
+    create_topics: bool = False
+    topic_partitions: Positive = 6
+    # -1 lets the broker apply its own `default.replication.factor`.
+    topic_replication_factor: Annotated[int, msgspec.Meta(ge=-1)] = -1
+
+    # How long a callback waits for Kafka's acknowledgements before 503.
+    produce_timeout_seconds: Seconds = 10.0
+    retry_after_seconds: Positive = 5
+    # How long start-up waits for the broker before serving as not ready.
+    startup_timeout_seconds: Seconds = 15.0
+    event_source: Annotated[str, msgspec.Meta(min_length=1)] = "/cdnetworks/cloud-vod"
+    max_body_bytes: Positive = 1_048_576
+
+    auth_tokens: tuple[Token, ...] = ()
+    allow_unauthenticated: bool = False
+
+    @property
+    def kafka_max_request_bytes(self) -> int:
+        """Room for the largest record: a whole body kept as a dead letter, plus headers."""
+        return self.max_body_bytes + 65_536
+
+
+# Values never echoed in an error message or a log line.
+SECRET_FIELDS = frozenset({"auth_tokens", "kafka_sasl_password", "kafka_ssl_key_password"})
+
+_FIELDS = {field.name: field for field in msgspec.structs.fields(Settings)}
+_LIST_FIELDS = frozenset(
+    name for name, field in _FIELDS.items() if getattr(field.type, "__origin__", None) is tuple
+)
+
+
+class SettingsError(ValueError):
+    """A `BRIDGE_*` variable whose value cannot be used; the message is one line."""
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Decode the `BRIDGE_*` variables of `environ` (default: the process's)."""
+    raw = {
+        name[len(PREFIX) :].lower(): value
+        for name, value in (os.environ if environ is None else environ).items()
+        if name.startswith(PREFIX) and not name.startswith(_FOREIGN_PREFIXES)
+    }
+    fields: dict[str, object] = {}
+    for key, value in raw.items():
+        if key not in _FIELDS:
+            continue  # reported by unknown_variables(); Kubernetes adds some of its own
+        fields[key] = _split(value) if key in _LIST_FIELDS else value
+    try:
+        return msgspec.convert(fields, Settings, strict=False)
+    except msgspec.ValidationError as error:
+        raise SettingsError(_describe(error, raw)) from None
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One line per `BRIDGE_*` variable that no setting reads, with a likely intended name."""
+    lines = []
+    for name in sorted(os.environ if environ is None else environ):
+        if not name.startswith(PREFIX) or name.startswith(_FOREIGN_PREFIXES):
+            continue
+        key = name[len(PREFIX) :].lower()
+        if key in _FIELDS:
+            continue
+        close = difflib.get_close_matches(key, _FIELDS, n=1)
+        hint = f" (did you mean {PREFIX}{close[0].upper()}?)" if close else ""
+        lines.append(f"{name} is not a setting of the bridge and is ignored{hint}")
+    return lines
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _describe(error: msgspec.ValidationError, raw: Mapping[str, str]) -> str:
+    message = str(error)
+    reason, _, where = message.partition(" - at `$.")
+    key = where.split("`", 1)[0].split("[", 1)[0].split(".", 1)[0]
+    if key not in raw:
+        return f"invalid settings: {message}"
+    shown = "<hidden>" if key in SECRET_FIELDS else repr(raw[key])
+    return f"{PREFIX}{key.upper()}={shown} is invalid: {reason}"

@@ -1,0 +1,69 @@
+"""The callback kinds the bridge accepts, as data.
+
+A kind ties a route to its envelope, its item struct, the field that keys its
+records, its topic and its CloudEvents type. Adding a kind is adding one
+`CallbackKind` to `KINDS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any
+
+import msgspec
+
+from bridge import schema
+from bridge.config import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackKind:
+    name: str  # the route is /callbacks/{name}
+    event_type: str
+    items_path: str  # where the items sit in the body, for error messages
+    key_field: str  # wire name of the key, for error messages and docs
+    envelope: msgspec.json.Decoder[Any]
+    items_of: Callable[[Any], list[msgspec.Raw]]
+    item: msgspec.json.Decoder[Any]
+    key_of: Callable[[Any], str]
+    topic_of: Callable[[Settings], str]
+    item_type: type[msgspec.Struct]
+    callback_type: type[msgspec.Struct]
+
+    @property
+    def route(self) -> str:
+        return f"/callbacks/{self.name}"
+
+
+VIDEO_UPLOAD = CallbackKind(
+    name="video-upload",
+    event_type="com.cdnetworks.cloudvod.video.uploaded",
+    items_path="$.data.videoListInfo",
+    key_field="videoId",
+    envelope=msgspec.json.Decoder(schema.VideoUploadEnvelope),
+    items_of=lambda envelope: envelope.data.video_list_info,
+    item=msgspec.json.Decoder(schema.Video),
+    key_of=attrgetter("video_id"),
+    topic_of=attrgetter("topic_video_upload"),
+    item_type=schema.Video,
+    callback_type=schema.VideoUploadCallback,
+)
+
+MATERIAL_UPLOAD = CallbackKind(
+    name="material-upload",
+    event_type="com.cdnetworks.cloudvod.material.uploaded",
+    items_path="$.data.materialList",
+    key_field="id",
+    envelope=msgspec.json.Decoder(schema.MaterialUploadEnvelope),
+    items_of=lambda envelope: envelope.data.material_list,
+    item=msgspec.json.Decoder(schema.Material),
+    key_of=attrgetter("id"),
+    topic_of=attrgetter("topic_material_upload"),
+    item_type=schema.Material,
+    callback_type=schema.MaterialUploadCallback,
+)
+
+KINDS: tuple[CallbackKind, ...] = (VIDEO_UPLOAD, MATERIAL_UPLOAD)
+KINDS_BY_NAME = {kind.name: kind for kind in KINDS}

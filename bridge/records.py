@@ -1,0 +1,209 @@
+"""From a callback body to the Kafka records that carry it. Pure: no I/O.
+
+Each item becomes one record whose value is the item's bytes exactly as the
+platform sent them, with CloudEvents headers (Kafka binding, binary mode).
+Input that cannot be forwarded becomes a dead letter holding the raw bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+import msgspec
+
+from bridge.errors import CallbackError, NotJson, WrongShape
+from bridge.kinds import CallbackKind
+
+Headers = list[tuple[str, bytes]]
+
+
+class OutgoingRecord(NamedTuple):
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: Headers
+
+
+class Item(NamedTuple):
+    key: str
+    value: bytes
+
+
+class Fault(NamedTuple):
+    """An item that could not be forwarded, and why."""
+
+    value: bytes
+    message: str
+    path: str
+
+
+class Decoded(NamedTuple):
+    items: list[Item]
+    faults: list[Fault]
+
+
+class Context(NamedTuple):
+    """What a request adds to each of its records."""
+
+    route: str
+    received_at: str  # RFC 3339
+    source: str
+    traceparent: bytes | None = None
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def now_rfc3339() -> str:
+    return rfc3339(datetime.now(UTC))
+
+
+def decode_callback(kind: CallbackKind, body: bytes) -> Decoded:
+    """Split a body into forwardable items and faulty ones.
+
+    Raises `NotJson` or `WrongShape` when the body as a whole is unusable:
+    not JSON, not the documented envelope, or not one forwardable item in it.
+    """
+    try:
+        # msgspec skips unknown fields without checking their UTF-8, and those
+        # bytes are forwarded: check the whole body so every value is valid JSON.
+        body.decode()
+    except UnicodeDecodeError as error:
+        raise NotJson(f"Body is not valid JSON: invalid UTF-8 at byte {error.start}") from None
+    try:
+        envelope = kind.envelope.decode(body)
+    except msgspec.ValidationError as error:  # before DecodeError: it is a subclass
+        raise _shape_error(str(error), "$") from None
+    except msgspec.DecodeError as error:
+        raise NotJson(f"Body is not valid JSON: {error}") from None
+    items: list[Item] = []
+    faults: list[Fault] = []
+    for index, raw in enumerate(kind.items_of(envelope)):
+        value = bytes(raw)
+        try:
+            items.append(Item(kind.key_of(kind.item.decode(value)), value))
+        except msgspec.ValidationError as error:
+            faults.append(_fault(value, str(error), f"{kind.items_path}[{index}]"))
+    if faults and not items:
+        first = faults[0]
+        raise WrongShape(first.message, path=first.path)
+    return Decoded(items, faults)
+
+
+def _fault(value: bytes, message: str, item_path: str) -> Fault:
+    """Re-root msgspec's item-relative path (`$.videoId`) at the item's place in the body."""
+    reason, _, where = message.partition(" - at `$")
+    path = item_path + where.rstrip("`")
+    return Fault(value, f"{reason} - at `{path}`", path)
+
+
+def _shape_error(message: str, root: str) -> WrongShape:
+    _, _, where = message.partition(" - at `")
+    path = where.rstrip("`") or root
+    if " - at `" not in message:
+        message = f"{message} - at `{path}`"
+    return WrongShape(message, path=path)
+
+
+def event_id(value: bytes) -> str:
+    """Deterministic: a resent identical item gets the same id, so consumers can drop it."""
+    return hashlib.blake2b(value, digest_size=16).hexdigest()
+
+
+def records_for(
+    kind: CallbackKind, items: list[Item], topic: str, context: Context
+) -> list[OutgoingRecord]:
+    common: Headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_type", kind.event_type.encode()),
+        ("ce_source", context.source.encode()),
+        ("ce_time", context.received_at.encode()),
+        ("content-type", b"application/json"),
+    ]
+    if context.traceparent is not None:
+        common.append(("traceparent", context.traceparent))
+    records = []
+    for item in items:
+        key = item.key.encode()
+        headers = [("ce_id", event_id(item.value).encode()), ("ce_subject", key), *common]
+        records.append(OutgoingRecord(topic, key, item.value, headers))
+    return records
+
+
+def dead_letter(
+    value: bytes,
+    *,
+    topic: str,
+    reason: str,
+    path: str | None,
+    status: int,
+    scope: str,
+    context: Context,
+    content_type: str | None,
+) -> OutgoingRecord:
+    """A record keeping input that could not be forwarded, with headers saying why."""
+    headers: Headers = [
+        ("dlq_reason", reason.encode()),
+        ("dlq_route", context.route.encode()),
+        ("dlq_received_at", context.received_at.encode()),
+        ("dlq_status", str(status).encode()),
+        ("dlq_scope", scope.encode()),
+        ("content-type", (content_type or "").encode()),
+    ]
+    if path is not None:
+        headers.append(("dlq_path", path.encode()))
+    if context.traceparent is not None:
+        headers.append(("traceparent", context.traceparent))
+    return OutgoingRecord(topic, None, value, headers)
+
+
+def dead_letters_for_body(
+    body: bytes, error: CallbackError, *, topic: str, context: Context, content_type: str | None
+) -> OutgoingRecord:
+    return dead_letter(
+        body,
+        topic=topic,
+        reason=error.message,
+        path=error.path,
+        status=error.status,
+        scope="body",
+        context=context,
+        content_type=content_type,
+    )
+
+
+def dead_letters_for_faults(
+    faults: list[Fault], *, topic: str, context: Context
+) -> list[OutgoingRecord]:
+    return [
+        dead_letter(
+            fault.value,
+            topic=topic,
+            reason=fault.message,
+            path=fault.path,
+            status=200,
+            scope="item",
+            context=context,
+            content_type="application/json",
+        )
+        for fault in faults
+    ]
+
+
+__all__ = [
+    "Context",
+    "Decoded",
+    "Fault",
+    "Item",
+    "OutgoingRecord",
+    "decode_callback",
+    "dead_letter",
+    "dead_letters_for_body",
+    "dead_letters_for_faults",
+    "event_id",
+    "now_rfc3339",
+    "records_for",
+]

@@ -1,0 +1,25 @@
+"""Stand-ins for Kafka in unit tests of the HTTP layer; never used where a test claims Kafka."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bridge.errors import Unavailable
+from bridge.records import OutgoingRecord
+
+
+class RecordingPublisher:
+    """Keeps what it is given; can be told to refuse, as an unreachable Kafka would."""
+
+    def __init__(self) -> None:
+        self.records: list[OutgoingRecord] = []
+        self.ready = True
+        self.refuse_with: str | None = None
+
+    async def publish(self, records: Sequence[OutgoingRecord]) -> None:
+        if self.refuse_with is not None:
+            raise Unavailable(self.refuse_with)
+        self.records.extend(records)
+
+    def on(self, topic: str) -> list[OutgoingRecord]:
+        return [record for record in self.records if record.topic == topic]
