@@ -31,7 +31,6 @@ TopicName = Annotated[str, msgspec.Meta(min_length=1, max_length=249, pattern=r"
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: Port = 8080
-    workers: Positive = 1
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     kafka_bootstrap_servers: Annotated[str, msgspec.Meta(min_length=1)] = "127.0.0.1:9092"
@@ -54,8 +53,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     topic_dlq: TopicName = "vod.callbacks.dlq.v1"
     create_topics: bool = False
     topic_partitions: Positive = 6
-    # -1 lets the broker apply its own `default.replication.factor`.
-    topic_replication_factor: Annotated[int, msgspec.Meta(ge=-1)] = -1
+    # 0: as many replicas as the cluster has brokers, up to 3.
+    topic_replication_factor: Annotated[int, msgspec.Meta(ge=0)] = 0
 
     # How long a callback waits for Kafka's acknowledgements before 503.
     produce_timeout_seconds: Seconds = 10.0

@@ -23,11 +23,11 @@ class PrintedRecord(msgspec.Struct, frozen=True):
 
 
 def printable(record: Any) -> PrintedRecord:
-    """A record as one JSON line: the value inline when it is JSON, else as text."""
+    """A record as one JSON line: the value inline (compacted) when it is JSON, else as text."""
     value: msgspec.Raw | str
     try:
         msgspec.json.decode(record.value)
-        value = msgspec.Raw(record.value)
+        value = msgspec.Raw(msgspec.json.format(record.value, indent=0))
     except msgspec.DecodeError:
         value = record.value.decode(errors="replace")
     return PrintedRecord(

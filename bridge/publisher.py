@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 
 from bridge.config import Settings
@@ -159,10 +159,10 @@ class KafkaPublisher:
             try:
                 await self._connect()
                 return
+            except KafkaConnectionError as error:
+                log.info("kafka not reachable: %s; retrying in %.1f s", error, backoff)
             except KafkaError as error:
-                log.info(
-                    "kafka not reachable: %s; retrying in %.1f s", type(error).__name__, backoff
-                )
+                log.warning("kafka refused: %r; retrying in %.1f s", error, backoff)
             except StartupError as error:
                 if self._starting:
                     raise
@@ -200,16 +200,16 @@ class KafkaPublisher:
 
 
 async def _create_topics(admin: AIOKafkaAdminClient, names: list[str], settings: Settings) -> None:
-    topics = [
-        NewTopic(name, settings.topic_partitions, settings.topic_replication_factor)
-        for name in names
-    ]
+    replicas = settings.topic_replication_factor
+    if replicas == 0:
+        replicas = min(3, len((await admin.describe_cluster())["brokers"]))
+    topics = [NewTopic(name, settings.topic_partitions, replicas) for name in names]
     response = await admin.create_topics(topics)
     for name, code, *rest in response.topic_errors:
         if code and code != TopicAlreadyExistsError.errno:  # another replica won the race
             message = rest[0] if rest else ""
             raise StartupError(f"kafka refused to create topic {name}: error {code} {message}")
-    log.info("created kafka topics %s", ", ".join(names))
+    log.info("created kafka topics %s (%d replicas)", ", ".join(names), replicas)
 
 
 def _discard_outcomes(deliveries: list[asyncio.Future[Any]]) -> None:

@@ -1,0 +1,116 @@
+"""The README's example, as written: send the vendor sample, then read the records back."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.kafka_tools import unique_topic
+from tests.samples import EXAMPLES, SAMPLE_VIDEO_IDS, VIDEO_SAMPLE, item_slices
+from tests.servers import BridgeProcess
+
+
+@pytest.fixture
+def bridge(kafka_bootstrap: str, tmp_path: Path) -> Iterator[BridgeProcess]:
+    settings = {
+        "kafka_bootstrap_servers": kafka_bootstrap,
+        "topic_video_upload": unique_topic("video"),
+        "topic_material_upload": unique_topic("material"),
+        "topic_dlq": unique_topic("dlq"),
+        "create_topics": "true",
+        "allow_unauthenticated": "true",
+    }
+    with BridgeProcess(tmp_path / "bridge.log", **settings) as process:
+        yield process
+
+
+def run_cli(bridge: BridgeProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bridge", *args],
+        env=bridge.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=EXAMPLES.parent,
+    )
+
+
+@pytest.mark.kafka
+def test_send_then_consume_as_in_the_readme(bridge: BridgeProcess) -> None:
+    sent = run_cli(bridge, "send", "examples/video-upload-callback.json")
+
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stdout == ('200 {"code":200,"message":"success","accepted":2,"deadLettered":0}\n')
+
+    consumed = run_cli(bridge, "consume", "--from-beginning", "--max-records", "2")
+
+    assert consumed.returncode == 0, consumed.stderr
+    lines = [json.loads(line) for line in consumed.stdout.splitlines()]
+    assert sorted(line["key"] for line in lines) == sorted(SAMPLE_VIDEO_IDS)
+    values = {line["key"]: line["value"] for line in lines}
+    for video_id, raw in zip(
+        SAMPLE_VIDEO_IDS, item_slices(VIDEO_SAMPLE, "videoListInfo"), strict=True
+    ):
+        assert values[video_id] == json.loads(raw)
+    assert all(line["headers"]["ce_subject"] == line["key"] for line in lines)
+
+
+def test_send_reports_an_unreachable_bridge(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bridge",
+            "send",
+            str(EXAMPLES / "video-upload-callback.json"),
+            "--url",
+            "http://127.0.0.1:9/callbacks/video-upload",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        "bridge: cannot reach http://127.0.0.1:9/callbacks/video-upload: [Errno 111] "
+        "Connection refused\n"
+    )
+
+
+def test_serve_refuses_to_start_without_tokens() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bridge", "serve"],
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert result.stderr == (
+        "bridge: no BRIDGE_AUTH_TOKENS set; refusing to accept unauthenticated callbacks "
+        "(set BRIDGE_ALLOW_UNAUTHENTICATED=true for local development)\n"
+    )
+
+
+def test_a_bad_setting_stops_with_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bridge", "serve"],
+        env={"BRIDGE_PORT": "eighty"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert result.stderr == "bridge: BRIDGE_PORT='eighty' is invalid: Expected `int`, got `str`\n"
