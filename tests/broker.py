@@ -1,0 +1,198 @@
+"""A real local Kafka broker for tests, driven through deploy/kafka/kafka.sh.
+
+Each :class:`LocalBroker` owns a state directory (config, data, pid file,
+``kafka.log``) and a pair of ports, so several brokers can run side by side
+and a broker can be stopped, killed or frozen and started again on the same
+data and port.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+__all__ = ["KAFKA_SH", "LocalBroker", "free_port"]
+
+KAFKA_SH = Path(__file__).resolve().parents[1] / "deploy" / "kafka" / "kafka.sh"
+
+_GONE_TIMEOUT_S = 30.0
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name, None if unavailable."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()
+
+
+def _proc_state(pid: int) -> str | None:
+    """The process state letter (R, S, T, Z, ...), None if unknown."""
+    fields = _proc_stat(pid)
+    return fields[0] if fields else None
+
+
+def _alive(pid: int) -> bool:
+    """True until ``pid`` has exited.
+
+    A zombie whose threads have all ended counts as gone (its parent may reap
+    it late); a zombie main thread whose other threads still run (and may
+    still hold the broker's ports) counts as alive.
+    """
+    if Path("/proc/self/stat").exists():
+        fields = _proc_stat(pid)
+        if fields is None:
+            return False
+        # state is the 1st field, num_threads the 18th.
+        return not (fields[0] == "Z" and int(fields[17]) <= 1)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class LocalBroker:
+    """A single-node KRaft broker on 127.0.0.1 with its own state directory."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        port: int | None = None,
+        controller_port: int | None = None,
+    ) -> None:
+        self.state_dir = Path(state_dir).resolve()
+        self.port = port if port is not None else free_port()
+        if controller_port is None:
+            controller_port = free_port()
+            while controller_port == self.port:
+                controller_port = free_port()
+        self.controller_port = controller_port
+        self.bootstrap = f"127.0.0.1:{self.port}"
+
+    def __repr__(self) -> str:
+        return f"LocalBroker({self.bootstrap}, state_dir={str(self.state_dir)!r})"
+
+    # -- paths -------------------------------------------------------------
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "kafka.pid"
+
+    @property
+    def log_file(self) -> Path:
+        """The broker's log (Log4j), useful in assertion messages."""
+        return self.state_dir / "kafka.log"
+
+    @property
+    def pid(self) -> int | None:
+        """The broker JVM's pid while it is alive, else None."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if _alive(pid) else None
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def _run(self, command: str) -> str:
+        bash = shutil.which("bash")
+        if bash is None:
+            raise RuntimeError("bash not found")
+        env = dict(os.environ)
+        env.update(
+            KAFKA_PORT=str(self.port),
+            KAFKA_CONTROLLER_PORT=str(self.controller_port),
+            KAFKA_STATE_DIR=str(self.state_dir),
+        )
+        # A fixed script and argument list, no shell involved.
+        result = subprocess.run(  # noqa: S603
+            [bash, str(KAFKA_SH), command],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        output = (result.stdout + result.stderr).strip()
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"kafka.sh {command} failed (exit {result.returncode}) for {self!r}:\n{output}"
+            )
+        return output
+
+    def start(self) -> None:
+        """Start the broker and wait until it serves metadata requests."""
+        self._run("start")
+
+    def stop(self) -> None:
+        """Stop gracefully (SIGTERM, waits until the JVM has exited)."""
+        self._run("stop")
+
+    def kill(self) -> None:
+        """SIGKILL the broker JVM and wait until it is gone."""
+        pid = self.pid
+        if pid is None:
+            return
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + _GONE_TIMEOUT_S
+        while _alive(pid):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self!r}: pid {pid} survived SIGKILL")
+            time.sleep(0.05)
+        self.pid_file.unlink(missing_ok=True)
+
+    def freeze(self) -> None:
+        """Suspend the broker JVM (SIGSTOP): connections stay open, no replies.
+
+        Returns once the process is seen stopped (where /proc exists).
+        """
+        pid = self._require_pid()
+        os.kill(pid, signal.SIGSTOP)
+        deadline = time.monotonic() + _GONE_TIMEOUT_S
+        while _proc_state(pid) not in (None, "T", "t"):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self!r}: pid {pid} did not stop on SIGSTOP")
+            time.sleep(0.01)
+
+    def thaw(self) -> None:
+        """Resume a frozen broker JVM (SIGCONT)."""
+        os.kill(self._require_pid(), signal.SIGCONT)
+
+    def _require_pid(self) -> int:
+        pid = self.pid
+        if pid is None:
+            raise RuntimeError(f"{self!r} is not running")
+        return pid
+
+    def __enter__(self) -> LocalBroker:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
