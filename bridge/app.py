@@ -1,92 +1,100 @@
-"""The HTTP application: routes, lifespan, and the one place errors become answers."""
+"""The HTTP application: middleware, routes, the callback handler, and the lifespan."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
-import msgspec
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from bridge import records
+from bridge.access import AccessLog
+from bridge.answers import Answer, ItemFault, answer, error_answer
+from bridge.auth import Authenticator
+from bridge.body import read_body
 from bridge.config import Settings
-from bridge.errors import BodyTooLarge, CallbackError, WrongContentType
+from bridge.errors import CallbackError, Unavailable, WrongContentType
 from bridge.kinds import KINDS, CallbackKind
+from bridge.logs import request_id
+from bridge.metrics import Metrics
 from bridge.publisher import KafkaPublisher, Publisher, StartupError
 
 log = logging.getLogger("bridge.app")
 
-
-class ItemFault(msgspec.Struct, frozen=True):
-    path: str
-    message: str
-
-
-class Answer(msgspec.Struct, frozen=True, omit_defaults=True, rename="camel"):
-    """The body of every answer, in the platform's own `{code, message}` style."""
-
-    code: int
-    message: str
-    accepted: int | None = None
-    dead_lettered: int | None = None
-    path: str | None = None
-    errors: list[ItemFault] | None = None
-
-
-_encode = msgspec.json.Encoder().encode
-
-
-def answer(status: int, body: Answer, headers: dict[str, str] | None = None) -> Response:
-    return Response(_encode(body), status, headers, media_type="application/json")
+_PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def is_json(content_type: str | None) -> bool:
     """`application/json`, with or without parameters such as `charset`."""
     if content_type is None:
         return False
-    media_type = content_type.partition(";")[0].strip().lower()
-    return media_type == "application/json"
+    return content_type.partition(";")[0].strip().lower() == "application/json"
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refusing it as soon as it is known to exceed `limit` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(f"Body of {declared} bytes exceeds the limit of {limit} bytes")
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"Body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+def topics_of(settings: Settings) -> list[str]:
+    return [*(kind.topic_of(settings) for kind in KINDS), settings.topic_dlq]
+
+
+class Gate:
+    """Admits a bounded number of callbacks at once, and none once draining."""
+
+    def __init__(self, limit: int, metrics: Metrics) -> None:
+        self.limit = limit
+        self.inside = 0
+        self.draining = False
+        self.metrics = metrics
+
+    def enter(self) -> None:
+        if self.draining:
+            raise Unavailable("Shutting down; retry later")
+        if self.inside >= self.limit:
+            raise Unavailable(f"More than {self.limit} callbacks in flight; retry later")
+        self.inside += 1
+        self.metrics.requests_in_flight.inc()
+
+    def leave(self) -> None:
+        self.inside -= 1
+        self.metrics.requests_in_flight.dec()
 
 
 class CallbackEndpoint:
     """Receives one kind of callback: decode, forward each item, answer when stored."""
 
-    def __init__(self, kind: CallbackKind, settings: Settings, publisher: Publisher) -> None:
+    def __init__(
+        self,
+        kind: CallbackKind,
+        settings: Settings,
+        publisher: Publisher,
+        gate: Gate,
+        metrics: Metrics,
+    ) -> None:
         self.kind = kind
         self.topic = kind.topic_of(settings)
         self.dlq_topic = settings.topic_dlq
         self.source = settings.event_source
         self.limit = settings.max_body_bytes
+        self.body_timeout = settings.body_timeout_seconds
         self.publisher = publisher
+        self.gate = gate
+        self.metrics = metrics
 
     async def handle(self, request: Request) -> Response:
-        content_type = request.headers.get("content-type")
-        body = await read_body(request, self.limit)
-        traceparent = request.headers.get("traceparent")
-        context = records.Context(
-            route=self.kind.route,
-            received_at=records.now_rfc3339(),
-            source=self.source,
-            traceparent=traceparent.encode() if traceparent else None,
+        self.gate.enter()
+        try:
+            return await self._handle(request)
+        finally:
+            self.gate.leave()
+
+    async def _handle(self, request: Request) -> Response:
+        body = await read_body(
+            request.scope, request.receive, limit=self.limit, within=self.body_timeout
         )
+        content_type = request.headers.get("content-type")
+        context = self._context(request)
         try:
             if not is_json(content_type):
                 raise WrongContentType(
@@ -95,16 +103,19 @@ class CallbackEndpoint:
             decoded = records.decode_callback(self.kind, body)
         except CallbackError as error:
             if error.dead_letter:
-                letter = records.dead_letters_for_body(
+                letter = records.dead_letter_for_body(
                     body, error, topic=self.dlq_topic, context=context, content_type=content_type
                 )
                 await self.publisher.publish([letter])
+                self.metrics.dead_letters.labels(self.kind.route, "body").inc()
             raise
         outgoing = records.records_for(self.kind, decoded.items, self.topic, context)
         outgoing += records.dead_letters_for_faults(
             decoded.faults, topic=self.dlq_topic, context=context
         )
         await self.publisher.publish(outgoing)
+        if decoded.faults:
+            self.metrics.dead_letters.labels(self.kind.route, "item").inc(len(decoded.faults))
         return answer(
             200,
             Answer(
@@ -116,68 +127,98 @@ class CallbackEndpoint:
             ),
         )
 
+    def _context(self, request: Request) -> records.Context:
+        traceparent = request.headers.get("traceparent")
+        rid = request_id.get()
+        return records.Context(
+            route=self.kind.route,
+            received_at=records.now_rfc3339(),
+            source=self.source,
+            traceparent=traceparent.encode() if traceparent else None,
+            request_id=rid.encode() if rid else None,
+        )
 
-def create_app(settings: Settings, publisher: Publisher | None = None) -> ASGIApp:
-    """The ASGI app. Without `publisher`, it owns a `KafkaPublisher` for its lifespan."""
-    owned = KafkaPublisher(settings, topics_of(settings)) if publisher is None else None
-    active: Publisher = owned if owned is not None else publisher  # type: ignore[assignment]
 
-    async def healthz(request: Request) -> Response:
+class Bridge:
+    """The ASGI application. Without a given publisher it owns a `KafkaPublisher`."""
+
+    def __init__(
+        self, settings: Settings, publisher: Publisher | None = None, metrics: Metrics | None = None
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        self.kafka = (
+            KafkaPublisher(settings, topics_of(settings), self.metrics)
+            if publisher is None
+            else None
+        )
+        self.publisher: Publisher = self.kafka if self.kafka is not None else publisher  # type: ignore[assignment]
+        self.gate = Gate(settings.max_requests_in_flight, self.metrics)
+        routes: list[BaseRoute] = [
+            Route("/healthz", self.healthz, methods=["GET"]),
+            Route("/readyz", self.readyz, methods=["GET"]),
+            Route("/metrics", self.exposition, methods=["GET"]),
+        ]
+        for kind in KINDS:
+            endpoint = CallbackEndpoint(kind, settings, self.publisher, self.gate, self.metrics)
+            routes.append(Route(kind.route, endpoint.handle, methods=["POST"]))
+            routes.append(Route(kind.route + "/{token}", endpoint.handle, methods=["POST"]))
+        router = Starlette(routes=routes, exception_handlers={CallbackError: self.refuse})
+        self.app = AccessLog(Authenticator(router, settings, self.metrics), self.metrics)
+
+    def drain(self) -> None:
+        """From now on: not ready, and new callbacks are answered 503."""
+        if not self.gate.draining:
+            log.info("draining", extra={"callbacks_in_flight": self.gate.inside})
+        self.gate.draining = True
+
+    @property
+    def ready(self) -> bool:
+        return self.publisher.ready and not self.gate.draining
+
+    async def healthz(self, request: Request) -> Response:
         return answer(200, Answer(code=200, message="alive"))
 
-    async def readyz(request: Request) -> Response:
-        if active.ready:
+    async def readyz(self, request: Request) -> Response:
+        if self.ready:
             return answer(200, Answer(code=200, message="ready"))
-        return answer(503, Answer(code=503, message="not ready: not connected to Kafka"))
+        reason = "shutting down" if self.gate.draining else "not connected to Kafka"
+        return answer(503, Answer(code=503, message=f"not ready: {reason}"))
 
-    routes: list[BaseRoute] = [
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readyz, methods=["GET"]),
-    ]
-    for kind in KINDS:
-        endpoint = CallbackEndpoint(kind, settings, active)
-        routes.append(Route(kind.route, endpoint.handle, methods=["POST"]))
-        routes.append(Route(kind.route + "/{token}", endpoint.handle, methods=["POST"]))
+    async def exposition(self, request: Request) -> Response:
+        return Response(self.metrics.exposition(), media_type=_PROMETHEUS_TEXT)
 
-    async def refuse(request: Request, error: Exception) -> Response:
+    async def refuse(self, request: Request, error: Exception) -> Response:
         assert isinstance(error, CallbackError)  # noqa: S101 - registered for this type only
-        headers = None
-        if error.status == 503:
-            headers = {"Retry-After": str(settings.retry_after_seconds)}
-        log.info("callback refused: %s %s", error.status, error.message)
-        body = Answer(code=error.status, message=error.message, path=error.path)
-        return answer(error.status, body, headers)
-
-    app = Starlette(routes=routes, exception_handlers={CallbackError: refuse})
-    return app if owned is None else WithPublisher(app, owned)
-
-
-def topics_of(settings: Settings) -> list[str]:
-    return [*(kind.topic_of(settings) for kind in KINDS), settings.topic_dlq]
-
-
-class WithPublisher:
-    """Starts the publisher before serving and stops it after.
-
-    A pure ASGI lifespan rather than Starlette's, so that a start-up failure is
-    reported as its one-line reason instead of a traceback.
-    """
-
-    def __init__(self, app: ASGIApp, publisher: KafkaPublisher) -> None:
-        self.app = app
-        self.publisher = publisher
+        log.info("callback refused", extra={"status": error.status, "reason": error.message})
+        return error_answer(error, self.settings.retry_after_seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "lifespan":
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        else:
             await self.app(scope, receive, send)
-            return
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        # Pure ASGI rather than Starlette's lifespan, so that a start-up failure
+        # is reported as its one-line reason instead of a traceback.
         await receive()  # lifespan.startup
-        try:
-            await self.publisher.start()
-        except StartupError as error:
-            await send({"type": "lifespan.startup.failed", "message": str(error)})
-            return
+        if self.kafka is not None:
+            try:
+                await self.kafka.start()
+            except StartupError as error:
+                await send({"type": "lifespan.startup.failed", "message": str(error)})
+                return
         await send({"type": "lifespan.startup.complete"})
         await receive()  # lifespan.shutdown
-        await self.publisher.stop()
+        if self.kafka is not None:
+            try:
+                # Flush what is buffered, within what is left of the grace period.
+                await asyncio.wait_for(self.kafka.stop(), self.settings.shutdown_grace_seconds / 4)
+            except TimeoutError:
+                log.error("kafka producer did not flush in time")
         await send({"type": "lifespan.shutdown.complete"})
+
+
+def create_app(settings: Settings, publisher: Publisher | None = None) -> Bridge:
+    return Bridge(settings, publisher)

@@ -63,36 +63,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
+    from bridge.auth import UNAUTHENTICATED_REFUSAL
+    from bridge.logs import configure_logging
+    from bridge.server import serve as run_server
 
-    from bridge.app import create_app
-
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level)
     for line in unknown_variables():
-        log.warning("%s", line)
-    if not settings.auth_tokens:
+        log.warning(line)
+    if not settings.auth_tokens and not settings.hmac_secrets:
         if not settings.allow_unauthenticated:
-            print(
-                "bridge: no BRIDGE_AUTH_TOKENS set; refusing to accept unauthenticated callbacks "
-                "(set BRIDGE_ALLOW_UNAUTHENTICATED=true for local development)",
-                file=sys.stderr,
-            )
+            print(f"bridge: {UNAUTHENTICATED_REFUSAL}", file=sys.stderr)
             return 2
         log.warning("BRIDGE_ALLOW_UNAUTHENTICATED=true: anyone who can reach the port may post")
-    config = uvicorn.Config(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=False,
-        lifespan="on",
-        server_header=False,
-    )
-    server = uvicorn.Server(config)
-    server.run()
-    return 0 if server.started else 1
+    return run_server(settings)
 
 
 def send(args: argparse.Namespace, settings: Settings) -> int:

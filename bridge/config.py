@@ -31,6 +31,7 @@ TopicName = Annotated[str, msgspec.Meta(min_length=1, max_length=249, pattern=r"
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: Port = 8080
+    workers: Positive = 1
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     kafka_bootstrap_servers: Annotated[str, msgspec.Meta(min_length=1)] = "127.0.0.1:9092"
@@ -61,10 +62,31 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     retry_after_seconds: Positive = 5
     # How long start-up waits for the broker before serving as not ready.
     startup_timeout_seconds: Seconds = 15.0
+    # A producer that delivers nothing for this long while the cluster answers is replaced.
+    producer_stall_seconds: Seconds = 30.0
     event_source: Annotated[str, msgspec.Meta(min_length=1)] = "/cdnetworks/cloud-vod"
-    max_body_bytes: Positive = 1_048_576
 
+    # Limits: beyond them the answer is 413, 408 or 503, never unbounded memory.
+    max_body_bytes: Positive = 1_048_576
+    body_timeout_seconds: Seconds = 10.0
+    max_requests_in_flight: Positive = 256
+    max_records_in_flight: Positive = 20_000
+    keepalive_timeout_seconds: Seconds = 5.0
+    shutdown_grace_seconds: Seconds = 20.0
+
+    # Authentication: any one valid credential admits a callback; tokens travel
+    # in the path (/callbacks/<kind>/<token>), the `token` query parameter or
+    # the `auth_header` header; signatures are HMAC-SHA256 over "<timestamp>.<body>".
     auth_tokens: tuple[Token, ...] = ()
+    auth_header: str = "X-Callback-Token"
+    hmac_secrets: tuple[Token, ...] = ()
+    hmac_signature_header: str = "X-Callback-Signature"
+    hmac_timestamp_header: str = "X-Callback-Timestamp"
+    hmac_tolerance_seconds: Positive = 300
+    # When set, only these networks may post; X-Forwarded-For is believed only
+    # from `trusted_proxies`.
+    allowed_cidrs: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
     allow_unauthenticated: bool = False
 
     @property
@@ -74,7 +96,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
 
 # Values never echoed in an error message or a log line.
-SECRET_FIELDS = frozenset({"auth_tokens", "kafka_sasl_password", "kafka_ssl_key_password"})
+SECRET_FIELDS = frozenset(
+    {"auth_tokens", "hmac_secrets", "kafka_sasl_password", "kafka_ssl_key_password"}
+)
 
 _FIELDS = {field.name: field for field in msgspec.structs.fields(Settings)}
 _LIST_FIELDS = frozenset(

@@ -38,6 +38,18 @@ class BodyTooLarge(CallbackError):
     status = 413
 
 
+class SlowBody(CallbackError):
+    status = 408
+
+
+class Unauthenticated(CallbackError):
+    status = 401
+
+
+class Forbidden(CallbackError):
+    status = 403
+
+
 class Unavailable(CallbackError):
     """Kafka did not store the records in time, or the bridge is not ready or overloaded."""
 

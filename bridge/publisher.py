@@ -3,13 +3,19 @@
 One idempotent producer per process (`acks=all`). A request's records are all
 handed to the producer at once and the request waits, within a deadline, for
 every acknowledgement: the caller answers 200 only when `publish` returns.
+
+A watchdog asks the cluster for metadata every second. Readiness follows its
+answers, and a producer that stops delivering while the cluster answers (as
+aiokafka's idempotent producer can after broker trouble) is replaced.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import ssl
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
@@ -20,9 +26,14 @@ from aiokafka.helpers import create_ssl_context
 
 from bridge.config import Settings
 from bridge.errors import Unavailable
+from bridge.metrics import Metrics
 from bridge.records import OutgoingRecord
 
 log = logging.getLogger("bridge.publisher")
+
+PROBE_INTERVAL = 1.0  # seconds between metadata requests
+PROBE_TIMEOUT = 2.0
+STALE_AFTER = 3.0  # metadata older than this makes the bridge not ready
 
 
 class Publisher(Protocol):
@@ -80,19 +91,32 @@ def producer_options(settings: Settings) -> dict[str, Any]:
 
 
 class KafkaPublisher:
-    """Owns the producer: connects, checks topics, publishes, stops."""
+    """Owns the producer: connects, checks topics, publishes, watches, replaces, stops."""
 
-    def __init__(self, settings: Settings, topics: Iterable[str]) -> None:
+    def __init__(self, settings: Settings, topics: Iterable[str], metrics: Metrics) -> None:
         self._settings = settings
         self._topics = sorted(set(topics))
+        self._metrics = metrics
         self._producer: AIOKafkaProducer | None = None
         self._connecting: asyncio.Task[None] | None = None
+        self._watching: asyncio.Task[None] | None = None
+        self._retiring: set[asyncio.Task[None]] = set()
         # During start-up a missing topic stops the process; later it is only logged.
         self._starting = True
+        self._records_in_flight = 0
+        now = time.monotonic()
+        self._last_contact = float("-inf")  # last metadata answer
+        self._reachable_since = now
+        self._last_delivery = now
 
     @property
     def ready(self) -> bool:
-        return self._producer is not None
+        fresh = time.monotonic() - self._last_contact < STALE_AFTER
+        return self._producer is not None and fresh
+
+    @property
+    def producer(self) -> AIOKafkaProducer | None:
+        return self._producer
 
     async def start(self) -> None:
         """Connect within the start-up timeout, or go on connecting in the background.
@@ -109,17 +133,20 @@ class KafkaPublisher:
             self._connecting.result()
         else:
             log.warning(
-                "kafka not reachable at %s yet; serving as not ready and still trying",
-                self._settings.kafka_bootstrap_servers,
+                "kafka not reachable yet; serving as not ready and still trying",
+                extra={"bootstrap": self._settings.kafka_bootstrap_servers},
             )
 
     async def stop(self) -> None:
         """Deliver what is buffered, then close. Safe to call twice."""
-        if self._connecting is not None:
-            self._connecting.cancel()
-            await asyncio.gather(self._connecting, return_exceptions=True)
-            self._connecting = None
+        for task in (self._connecting, self._watching, *self._retiring):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._connecting = self._watching = None
+        self._retiring.clear()
         producer, self._producer = self._producer, None
+        self._metrics.kafka_ready.set(0)
         if producer is not None:
             await producer.stop()
 
@@ -127,6 +154,24 @@ class KafkaPublisher:
         producer = self._producer
         if producer is None:
             raise Unavailable("Not connected to Kafka yet; retry later")
+        limit = self._settings.max_records_in_flight
+        if self._records_in_flight + len(records) > limit:
+            self._metrics.producer_errors.labels("Overloaded").inc()
+            raise Unavailable(f"More than {limit} records waiting for Kafka; retry later")
+        self._records_in_flight += len(records)
+        self._metrics.records_in_flight.inc(len(records))
+        started = time.monotonic()
+        try:
+            await self._deliver(producer, records)
+        finally:
+            self._records_in_flight -= len(records)
+            self._metrics.records_in_flight.dec(len(records))
+        self._last_delivery = time.monotonic()
+        self._metrics.produce_seconds.observe(self._last_delivery - started)
+        for topic, count in collections.Counter(record.topic for record in records).items():
+            self._metrics.records.labels(topic).inc(count)
+
+    async def _deliver(self, producer: AIOKafkaProducer, records: Sequence[OutgoingRecord]) -> None:
         timeout = self._settings.produce_timeout_seconds
         deliveries: list[asyncio.Future[Any]] = []
         try:
@@ -141,17 +186,21 @@ class KafkaPublisher:
                 # find its future cancelled.
                 await asyncio.wait(deliveries)
         except TimeoutError:
-            _discard_outcomes(deliveries)
+            self._failed("Timeout", deliveries)
             raise Unavailable(f"Kafka did not acknowledge within {timeout:g} s") from None
         except KafkaError as error:
-            _discard_outcomes(deliveries)
+            self._failed(type(error).__name__, deliveries)
             raise Unavailable(f"Kafka refused the records: {type(error).__name__}") from None
-        failed = [d.exception() for d in deliveries if d.exception() is not None]
-        if failed:
-            raise Unavailable(
-                f"Kafka refused {len(failed)} of {len(deliveries)} records: "
-                f"{type(failed[0]).__name__}"
-            )
+        failures = [d.exception() for d in deliveries if d.exception() is not None]
+        if failures:
+            name = type(failures[0]).__name__
+            self._failed(name, deliveries)
+            raise Unavailable(f"Kafka refused {len(failures)} of {len(deliveries)} records: {name}")
+
+    def _failed(self, cause: str, deliveries: list[asyncio.Future[Any]]) -> None:
+        self._metrics.producer_errors.labels(cause).inc()
+        for delivery in deliveries:  # late failures are seen here, not reported as unretrieved
+            delivery.add_done_callback(lambda d: d.cancelled() or d.exception())
 
     async def _connect_until_ready(self) -> None:
         backoff = 0.2
@@ -160,33 +209,42 @@ class KafkaPublisher:
                 await self._connect()
                 return
             except KafkaConnectionError as error:
-                log.info("kafka not reachable: %s; retrying in %.1f s", error, backoff)
+                log.info("kafka not reachable; retrying", extra={"error": str(error)})
             except KafkaError as error:
-                log.warning("kafka refused: %r; retrying in %.1f s", error, backoff)
+                log.warning("kafka refused; retrying", extra={"error": repr(error)})
             except StartupError as error:
                 if self._starting:
                     raise
-                log.error("%s", error)
+                log.error(str(error))
                 backoff = 5.0
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
 
     async def _connect(self) -> None:
         await self._ensure_topics()
+        self._producer = await self._new_producer()
+        self._last_contact = time.monotonic()
+        self._metrics.kafka_ready.set(1)
+        self._watching = asyncio.create_task(self._watch())
+        log.info(
+            "kafka producer connected", extra={"bootstrap": self._settings.kafka_bootstrap_servers}
+        )
+
+    async def _new_producer(self) -> AIOKafkaProducer:
         producer = AIOKafkaProducer(**producer_options(self._settings))
         try:
             await producer.start()
         except BaseException:
             await producer.stop()
             raise
-        self._producer = producer
-        log.info("kafka producer connected to %s", self._settings.kafka_bootstrap_servers)
+        return producer
 
     async def _ensure_topics(self) -> None:
         admin = AIOKafkaAdminClient(**client_options(self._settings))
         await admin.start()
         try:
-            missing = [topic for topic in self._topics if topic not in await admin.list_topics()]
+            existing = await admin.list_topics()
+            missing = [topic for topic in self._topics if topic not in existing]
             if not missing:
                 return
             if not self._settings.create_topics:
@@ -197,6 +255,68 @@ class KafkaPublisher:
             await _create_topics(admin, missing, self._settings)
         finally:
             await admin.close()
+
+    async def _watch(self) -> None:
+        """Every second: is the cluster answering, and is the producer still delivering?"""
+        while True:
+            await asyncio.sleep(PROBE_INTERVAL)
+            producer = self._producer
+            if producer is None:
+                continue
+            if await self._probe(producer):
+                if self._stalled():
+                    await self._replace(producer)
+            self._metrics.kafka_ready.set(1 if self.ready else 0)
+
+    async def _probe(self, producer: AIOKafkaProducer) -> bool:
+        was_ready = self.ready
+        try:
+            answered = await asyncio.wait_for(
+                producer.client.force_metadata_update(), PROBE_TIMEOUT
+            )
+        except (TimeoutError, KafkaError):
+            answered = False
+        now = time.monotonic()
+        if answered:
+            if now - self._last_contact >= STALE_AFTER:
+                self._reachable_since = now
+            self._last_contact = now
+        if was_ready != self.ready:
+            log.warning("kafka reachable" if self.ready else "kafka unreachable; not ready")
+        return bool(answered)
+
+    def _stalled(self) -> bool:
+        """Records wait, the cluster answers, and nothing was delivered for too long."""
+        waiting_since = max(self._last_delivery, self._reachable_since)
+        return (
+            self._records_in_flight > 0
+            and time.monotonic() - waiting_since > self._settings.producer_stall_seconds
+        )
+
+    async def _replace(self, stuck: AIOKafkaProducer) -> None:
+        log.error(
+            "kafka producer stopped delivering while the cluster answers; replacing it",
+            extra={"records_in_flight": self._records_in_flight},
+        )
+        try:
+            fresh = await asyncio.wait_for(self._new_producer(), PROBE_TIMEOUT * 5)
+        except (TimeoutError, KafkaError) as error:
+            log.warning("could not start a new producer yet", extra={"error": repr(error)})
+            return
+        self._producer = fresh
+        self._last_delivery = time.monotonic()
+        self._metrics.producer_recreations.inc()
+        # The stuck producer's pending sends fail or time out; their callers answer 503.
+        retiring = asyncio.create_task(_retire(stuck))
+        self._retiring.add(retiring)
+        retiring.add_done_callback(self._retiring.discard)
+
+
+async def _retire(producer: AIOKafkaProducer) -> None:
+    try:
+        await asyncio.wait_for(producer.stop(), 10)
+    except (TimeoutError, KafkaError):
+        log.warning("the replaced producer did not stop cleanly")
 
 
 async def _create_topics(admin: AIOKafkaAdminClient, names: list[str], settings: Settings) -> None:
@@ -209,10 +329,4 @@ async def _create_topics(admin: AIOKafkaAdminClient, names: list[str], settings:
         if code and code != TopicAlreadyExistsError.errno:  # another replica won the race
             message = rest[0] if rest else ""
             raise StartupError(f"kafka refused to create topic {name}: error {code} {message}")
-    log.info("created kafka topics %s (%d replicas)", ", ".join(names), replicas)
-
-
-def _discard_outcomes(deliveries: list[asyncio.Future[Any]]) -> None:
-    """Mark late failures as seen, so they are not reported as never retrieved."""
-    for delivery in deliveries:
-        delivery.add_done_callback(lambda d: d.cancelled() or d.exception())
+    log.info("created kafka topics", extra={"topics": names, "replicas": replicas})

@@ -51,6 +51,7 @@ class Context(NamedTuple):
     received_at: str  # RFC 3339
     source: str
     traceparent: bytes | None = None
+    request_id: bytes | None = None
 
 
 def rfc3339(moment: datetime) -> str:
@@ -157,10 +158,12 @@ def dead_letter(
         headers.append(("dlq_path", path.encode()))
     if context.traceparent is not None:
         headers.append(("traceparent", context.traceparent))
+    if context.request_id is not None:
+        headers.append(("dlq_request_id", context.request_id))
     return OutgoingRecord(topic, None, value, headers)
 
 
-def dead_letters_for_body(
+def dead_letter_for_body(
     body: bytes, error: CallbackError, *, topic: str, context: Context, content_type: str | None
 ) -> OutgoingRecord:
     return dead_letter(
@@ -191,19 +194,3 @@ def dead_letters_for_faults(
         )
         for fault in faults
     ]
-
-
-__all__ = [
-    "Context",
-    "Decoded",
-    "Fault",
-    "Item",
-    "OutgoingRecord",
-    "decode_callback",
-    "dead_letter",
-    "dead_letters_for_body",
-    "dead_letters_for_faults",
-    "event_id",
-    "now_rfc3339",
-    "records_for",
-]

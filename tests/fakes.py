@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from bridge.errors import Unavailable
@@ -23,3 +24,20 @@ class RecordingPublisher:
 
     def on(self, topic: str) -> list[OutgoingRecord]:
         return [record for record in self.records if record.topic == topic]
+
+
+class BlockingPublisher(RecordingPublisher):
+    """Holds every publish until released, as a slow Kafka would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.waiting = 0
+        self.arrived = asyncio.Condition()
+
+    async def publish(self, records: Sequence[OutgoingRecord]) -> None:
+        async with self.arrived:
+            self.waiting += 1
+            self.arrived.notify_all()
+        await self.release.wait()
+        await super().publish(records)

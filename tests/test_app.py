@@ -1,18 +1,19 @@
 """The HTTP layer with a recording stand-in for Kafka; Kafka itself is in test_callbacks_e2e."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from bridge.app import create_app
+from bridge.app import Bridge, create_app
 from bridge.config import Settings
 from bridge.records import event_id
-from tests.fakes import RecordingPublisher
+from tests.fakes import BlockingPublisher, RecordingPublisher
 from tests.samples import SAMPLE_VIDEO_IDS, VIDEO_SAMPLE, item_slices, sample_video, video_body
 
-SETTINGS = Settings(max_body_bytes=64 * 1024, retry_after_seconds=7)
+SETTINGS = Settings(max_body_bytes=64 * 1024, retry_after_seconds=7, allow_unauthenticated=True)
 JSON = {"content-type": "application/json"}
 
 
@@ -240,3 +241,120 @@ async def test_health_and_readiness(
 async def test_wrong_method_and_unknown_route(client: httpx.AsyncClient) -> None:
     assert (await client.get("/callbacks/video-upload")).status_code == 405
     assert (await client.post("/callbacks/unknown", content=b"{}", headers=JSON)).status_code == 404
+
+
+async def test_a_flood_beyond_the_in_flight_bound_gets_503_never_500() -> None:
+    publisher = BlockingPublisher()
+    bridge = Bridge(
+        Settings(allow_unauthenticated=True, max_requests_in_flight=4, retry_after_seconds=3),
+        publisher,
+    )
+    transport = httpx.ASGITransport(app=bridge)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bridge") as client:
+
+        async def send() -> httpx.Response:
+            return await client.post("/callbacks/video-upload", content=VIDEO_SAMPLE, headers=JSON)
+
+        held = [asyncio.create_task(send()) for _ in range(4)]
+        async with publisher.arrived:
+            await publisher.arrived.wait_for(lambda: publisher.waiting == 4)
+        refused = await asyncio.gather(*(send() for _ in range(6)))
+        publisher.release.set()
+        admitted = await asyncio.gather(*held)
+
+    assert [r.status_code for r in admitted] == [200] * 4
+    assert [r.status_code for r in refused] == [503] * 6
+    assert refused[0].headers["retry-after"] == "3"
+    assert refused[0].json() == {
+        "code": 503,
+        "message": "More than 4 callbacks in flight; retry later",
+    }
+    assert bridge.gate.inside == 0
+
+
+async def test_draining_answers_503_and_is_not_ready(publisher: RecordingPublisher) -> None:
+    bridge = Bridge(SETTINGS, publisher)
+    transport = httpx.ASGITransport(app=bridge)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bridge") as client:
+        bridge.drain()
+
+        callback = await client.post("/callbacks/video-upload", content=VIDEO_SAMPLE, headers=JSON)
+        ready = await client.get("/readyz")
+
+    assert callback.status_code == 503
+    assert callback.json() == {"code": 503, "message": "Shutting down; retry later"}
+    assert ready.status_code == 503
+    assert ready.json() == {"code": 503, "message": "not ready: shutting down"}
+    assert publisher.records == []
+
+
+async def test_metrics_count_what_happened(publisher: RecordingPublisher) -> None:
+    bridge = Bridge(SETTINGS, publisher)
+    transport = httpx.ASGITransport(app=bridge)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bridge") as client:
+        await client.post("/callbacks/video-upload", content=VIDEO_SAMPLE, headers=JSON)
+        partial = video_body(sample_video(), sample_video(videoId=None))
+        await client.post("/callbacks/video-upload", content=partial, headers=JSON)
+        await client.post("/callbacks/video-upload", content=b"nope", headers=JSON)
+        exposition = (await client.get("/metrics")).text
+
+    sample = bridge.metrics.registry.get_sample_value
+    assert (
+        sample("bridge_http_requests_total", {"route": "/callbacks/video-upload", "status": "200"})
+        == 2
+    )
+    assert (
+        sample("bridge_http_requests_total", {"route": "/callbacks/video-upload", "status": "400"})
+        == 1
+    )
+    assert (
+        sample(
+            "bridge_records_dead_lettered_total",
+            {"route": "/callbacks/video-upload", "scope": "item"},
+        )
+        == 1
+    )
+    assert (
+        sample(
+            "bridge_records_dead_lettered_total",
+            {"route": "/callbacks/video-upload", "scope": "body"},
+        )
+        == 1
+    )
+    assert (
+        sample("bridge_http_request_duration_seconds_count", {"route": "/callbacks/video-upload"})
+        == 3
+    )
+    assert sample("bridge_http_requests_in_flight") == 0
+    assert "bridge_http_requests_total" in exposition
+
+
+async def test_request_id_is_taken_echoed_and_kept_with_dead_letters(
+    client: httpx.AsyncClient, publisher: RecordingPublisher
+) -> None:
+    given = await client.post(
+        "/callbacks/video-upload", content=b"nope", headers={**JSON, "X-Request-ID": "abc-123"}
+    )
+    made = await client.post("/callbacks/video-upload", content=VIDEO_SAMPLE, headers=JSON)
+
+    assert given.headers["x-request-id"] == "abc-123"
+    assert dict(publisher.records[0].headers)["dlq_request_id"] == b"abc-123"
+    assert len(made.headers["x-request-id"]) == 32
+
+
+async def test_a_body_that_never_finishes_gets_408() -> None:
+    publisher = RecordingPublisher()
+    bridge = Bridge(Settings(allow_unauthenticated=True, body_timeout_seconds=0.2), publisher)
+    transport = httpx.ASGITransport(app=bridge)
+
+    async def trickle() -> AsyncIterator[bytes]:
+        yield b"{"
+        await asyncio.Event().wait()  # the rest never comes
+        yield b"}"  # pragma: no cover
+
+    async with httpx.AsyncClient(transport=transport, base_url="http://bridge") as client:
+        response = await client.post("/callbacks/video-upload", content=trickle(), headers=JSON)
+
+    assert response.status_code == 408
+    assert response.json() == {"code": 408, "message": "Body not received within 0.2 s"}
+    assert publisher.records == []

@@ -1,0 +1,310 @@
+"""Who may post: tokens in path, query and header; HMAC signatures; the IP allow-list."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+
+import httpx
+import pytest
+
+from bridge.app import Bridge
+from bridge.config import Settings
+from tests.fakes import RecordingPublisher
+from tests.samples import VIDEO_SAMPLE
+
+TOKEN = "s3cret-token-0123456789"
+OLD_TOKEN = "previous-token-abcdef"
+HMAC_SECRET = "hmac-secret-0123456789"
+JSON = {"content-type": "application/json"}
+ROUTE = "/callbacks/video-upload"
+
+
+def bridge_with(**settings: object) -> tuple[Bridge, RecordingPublisher]:
+    publisher = RecordingPublisher()
+    return Bridge(Settings(**settings), publisher), publisher  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def tokens() -> tuple[Bridge, RecordingPublisher]:
+    return bridge_with(auth_tokens=(TOKEN, OLD_TOKEN))
+
+
+async def post(
+    bridge: Bridge,
+    url: str,
+    headers: dict[str, str] | None = None,
+    body: bytes = VIDEO_SAMPLE,
+    client: tuple[str, int] = ("127.0.0.1", 40000),
+) -> httpx.Response:
+    transport = httpx.ASGITransport(app=bridge, client=client)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bridge") as http:
+        return await http.post(url, content=body, headers={**JSON, **(headers or {})})
+
+
+def auth_failures(bridge: Bridge, reason: str) -> float:
+    value = bridge.metrics.registry.get_sample_value(
+        "bridge_auth_failures_total", {"reason": reason}
+    )
+    return value or 0.0
+
+
+@pytest.mark.parametrize(
+    ("url", "headers"),
+    [
+        (f"{ROUTE}/{TOKEN}", {}),
+        (f"{ROUTE}?token={TOKEN}", {}),
+        (ROUTE, {"X-Callback-Token": TOKEN}),
+        (f"{ROUTE}/{OLD_TOKEN}", {}),  # several tokens at once, for rotation
+        (f"{ROUTE}/{TOKEN}?token={OLD_TOKEN}", {}),
+    ],
+    ids=["path", "query", "header", "second-token", "path-and-query"],
+)
+async def test_a_valid_token_is_admitted(
+    tokens: tuple[Bridge, RecordingPublisher], url: str, headers: dict[str, str]
+) -> None:
+    bridge, publisher = tokens
+
+    response = await post(bridge, url, headers)
+
+    assert response.status_code == 200
+    assert len(publisher.records) == 2
+
+
+@pytest.mark.parametrize(
+    ("url", "headers", "status", "message", "reason"),
+    [
+        (ROUTE, {}, 401, "Missing callback credentials", "missing"),
+        (
+            f"{ROUTE}/wrong-token-0123456789",
+            {},
+            401,
+            "Invalid callback credentials",
+            "invalid_token",
+        ),
+        (f"{ROUTE}?token=", {}, 401, "Invalid callback credentials", "invalid_token"),
+        (ROUTE, {"X-Callback-Token": "nope"}, 401, "Invalid callback credentials", "invalid_token"),
+        (f"{ROUTE}/{TOKEN}?token=wrong", {}, 401, "Invalid callback credentials", "invalid_token"),
+        (
+            f"{ROUTE}?token={TOKEN}&token=wrong",
+            {},
+            401,
+            "More than one token parameter",
+            "ambiguous",
+        ),
+        (
+            f"{ROUTE}?token={TOKEN}&token={TOKEN}",
+            {},
+            401,
+            "More than one token parameter",
+            "ambiguous",
+        ),
+        (f"{ROUTE}/{TOKEN}/extra", {}, 401, "Missing callback credentials", "missing"),
+        (f"{ROUTE}/{TOKEN.upper()}", {}, 401, "Invalid callback credentials", "invalid_token"),
+        (f"/CALLBACKS/video-upload/{TOKEN}", {}, 401, "Missing callback credentials", "missing"),
+        (f"{ROUTE}/{TOKEN[:-1]}", {}, 401, "Invalid callback credentials", "invalid_token"),
+        (f"{ROUTE}/{TOKEN}%2Fx", {}, 401, "Missing callback credentials", "missing"),
+    ],
+    ids=[
+        "none",
+        "wrong-path",
+        "empty-query",
+        "wrong-header",
+        "one-of-two-wrong",
+        "repeated-query",
+        "repeated-same",
+        "trailing-segment",
+        "case",
+        "route-case",
+        "prefix",
+        "encoded-slash",
+    ],
+)
+async def test_wrong_missing_and_malformed_credentials_are_refused(
+    tokens: tuple[Bridge, RecordingPublisher],
+    url: str,
+    headers: dict[str, str],
+    status: int,
+    message: str,
+    reason: str,
+) -> None:
+    bridge, publisher = tokens
+
+    response = await post(bridge, url, headers)
+
+    assert response.status_code == status
+    assert response.json() == {"code": status, "message": message}
+    assert publisher.records == []
+    assert auth_failures(bridge, reason) == 1
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/callbacks/../callbacks/video-upload/{TOKEN}",
+        f"//callbacks/video-upload/{TOKEN}",
+        f"/callbacks//video-upload/{TOKEN}",
+        f"/callbacks/video-upload/{TOKEN}/",
+    ],
+)
+async def test_unnormalised_paths_are_not_a_way_in(
+    tokens: tuple[Bridge, RecordingPublisher], path: str
+) -> None:
+    """Sent as raw ASGI, since HTTP clients normalise such paths before sending."""
+    bridge, publisher = tokens
+    sent: list[dict[str, object]] = []
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 40000),
+        "server": ("bridge", 80),
+        "scheme": "http",
+        "http_version": "1.1",
+        "root_path": "",
+        "asgi": {"version": "3.0"},
+    }
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": VIDEO_SAMPLE, "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    await bridge(scope, receive, send)  # type: ignore[arg-type]
+
+    assert sent[0]["status"] == 401
+    assert publisher.records == []
+
+
+async def test_public_routes_need_no_credentials(
+    tokens: tuple[Bridge, RecordingPublisher],
+) -> None:
+    bridge, _ = tokens
+    transport = httpx.ASGITransport(app=bridge)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bridge") as http:
+        assert (await http.get("/healthz")).status_code == 200
+        assert (await http.get("/readyz")).status_code == 200
+        assert (await http.get("/metrics")).status_code == 200
+
+
+async def test_tokens_never_reach_the_logs_or_metrics(
+    tokens: tuple[Bridge, RecordingPublisher], caplog: pytest.LogCaptureFixture
+) -> None:
+    bridge, _ = tokens
+    caplog.set_level(logging.DEBUG)
+
+    await post(bridge, f"{ROUTE}/{TOKEN}")
+    await post(bridge, f"{ROUTE}?token=wrong-but-secret-too")
+
+    logged = "\n".join(
+        f"{r.getMessage()} {vars(r)}" for r in caplog.records if r.name.startswith("bridge")
+    )
+    assert len([r for r in caplog.records if r.name == "bridge.access"]) == 2
+    exposed = bridge.metrics.exposition().decode()
+    for secret in (TOKEN, "wrong-but-secret-too"):
+        assert secret not in logged
+        assert secret not in exposed
+    assert 'route="/callbacks/video-upload",status="200"' in exposed
+    assert 'route="/callbacks/video-upload",status="401"' in exposed
+
+
+def signed(body: bytes, secret: str = HMAC_SECRET, at: int | None = None) -> dict[str, str]:
+    timestamp = str(int(time.time()) if at is None else at)
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return {
+        "X-Callback-Timestamp": timestamp,
+        "X-Callback-Signature": "sha256=" + digest.hexdigest(),
+    }
+
+
+async def test_a_valid_signature_is_admitted() -> None:
+    bridge, publisher = bridge_with(hmac_secrets=(HMAC_SECRET,))
+
+    response = await post(bridge, ROUTE, signed(VIDEO_SAMPLE))
+
+    assert response.status_code == 200
+    assert len(publisher.records) == 2
+
+
+@pytest.mark.parametrize(
+    ("headers", "message", "reason"),
+    [
+        (
+            signed(VIDEO_SAMPLE, secret="another-secret-0123456"),
+            "Invalid signature",
+            "bad_signature",
+        ),
+        (signed(b"a different body"), "Invalid signature", "bad_signature"),
+        (
+            signed(VIDEO_SAMPLE, at=int(time.time()) - 3600),
+            "Signature timestamp outside the tolerance",
+            "expired",
+        ),
+        (
+            {"X-Callback-Signature": "sha256=00"},
+            "Missing or malformed signature timestamp",
+            "bad_signature",
+        ),
+        (
+            {"X-Callback-Timestamp": "yesterday", "X-Callback-Signature": "00"},
+            "Missing or malformed signature timestamp",
+            "bad_signature",
+        ),
+        ({}, "Missing callback credentials", "missing"),
+    ],
+    ids=["wrong-secret", "tampered-body", "expired", "no-timestamp", "bad-timestamp", "unsigned"],
+)
+async def test_bad_signatures_are_refused(
+    headers: dict[str, str], message: str, reason: str
+) -> None:
+    bridge, publisher = bridge_with(hmac_secrets=(HMAC_SECRET,))
+
+    response = await post(bridge, ROUTE, headers)
+
+    assert response.status_code == 401
+    assert response.json() == {"code": 401, "message": message}
+    assert publisher.records == []
+    assert auth_failures(bridge, reason) == 1
+
+
+@pytest.mark.parametrize(
+    ("client", "forwarded", "status"),
+    [
+        ("203.0.113.7", None, 200),
+        ("198.51.100.1", None, 403),
+        ("10.0.0.2", "203.0.113.7", 200),  # through a trusted proxy
+        ("10.0.0.2", "198.51.100.1", 403),
+        ("10.0.0.2", "198.51.100.1, 203.0.113.7", 200),  # the nearest untrusted hop counts
+        ("10.0.0.2", "203.0.113.7, 198.51.100.1", 403),
+        ("198.51.100.1", "203.0.113.7", 403),  # an untrusted peer cannot claim an address
+        ("10.0.0.2", "not-an-address", 403),
+    ],
+)
+async def test_ip_allow_list_believes_forwarded_for_only_from_trusted_proxies(
+    client: str, forwarded: str | None, status: int
+) -> None:
+    bridge, publisher = bridge_with(
+        auth_tokens=(TOKEN,), allowed_cidrs=("203.0.113.0/24",), trusted_proxies=("10.0.0.0/8",)
+    )
+    headers = {} if forwarded is None else {"X-Forwarded-For": forwarded}
+
+    response = await post(bridge, f"{ROUTE}/{TOKEN}", headers, client=(client, 40000))
+
+    assert response.status_code == status
+    if status == 403:
+        assert response.json() == {"code": 403, "message": "Address not allowed"}
+        assert publisher.records == []
+        assert auth_failures(bridge, "address") == 1
+
+
+def test_no_credentials_configured_is_refused_unless_allowed() -> None:
+    with pytest.raises(ValueError, match="no BRIDGE_AUTH_TOKENS set"):
+        Bridge(Settings(), RecordingPublisher())
+
+    Bridge(Settings(allow_unauthenticated=True), RecordingPublisher())
