@@ -22,7 +22,9 @@ from bridge.config import Settings
 class CallbackKind:
     name: str  # the route is /callbacks/{name}
     event_type: str
-    items_path: str  # where the items sit in the body, for error messages
+    list_field: str  # the items are `data.<list_field>`
+    total_field: str  # and their count `data.<total_field>`
+    total_is_string: bool  # as the vendor documents it
     key_field: str  # wire name of the key, for error messages and docs
     envelope: msgspec.json.Decoder[Any]
     items_of: Callable[[Any], list[msgspec.Raw]]
@@ -36,11 +38,27 @@ class CallbackKind:
     def route(self) -> str:
         return f"/callbacks/{self.name}"
 
+    @property
+    def items_path(self) -> str:
+        """Where the items sit in the body, for error messages."""
+        return f"$.data.{self.list_field}"
+
+    def body_for(self, items: list[bytes], message: str = "success") -> bytes:
+        """A body around `items`, kept byte for byte, as the platform would send it."""
+        total = f'"{len(items)}"' if self.total_is_string else str(len(items))
+        head = f'{{"code":200,"data":{{"{self.list_field}":['.encode()
+        tail = (
+            f'],"{self.total_field}":{total}}},"message":{msgspec.json.encode(message).decode()}}}'
+        )
+        return head + b",".join(items) + tail.encode()
+
 
 VIDEO_UPLOAD = CallbackKind(
     name="video-upload",
     event_type="com.cdnetworks.cloudvod.video.uploaded",
-    items_path="$.data.videoListInfo",
+    list_field="videoListInfo",
+    total_field="videoTotal",
+    total_is_string=False,
     key_field="videoId",
     envelope=msgspec.json.Decoder(schema.VideoUploadEnvelope),
     items_of=lambda envelope: envelope.data.video_list_info,
@@ -54,7 +72,9 @@ VIDEO_UPLOAD = CallbackKind(
 MATERIAL_UPLOAD = CallbackKind(
     name="material-upload",
     event_type="com.cdnetworks.cloudvod.material.uploaded",
-    items_path="$.data.materialList",
+    list_field="materialList",
+    total_field="total",
+    total_is_string=True,
     key_field="id",
     envelope=msgspec.json.Decoder(schema.MaterialUploadEnvelope),
     items_of=lambda envelope: envelope.data.material_list,
@@ -66,4 +86,4 @@ MATERIAL_UPLOAD = CallbackKind(
 )
 
 KINDS: tuple[CallbackKind, ...] = (VIDEO_UPLOAD, MATERIAL_UPLOAD)
-KINDS_BY_NAME = {kind.name: kind for kind in KINDS}
+KINDS_BY_ROUTE = {kind.route: kind for kind in KINDS}

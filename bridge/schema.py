@@ -13,11 +13,17 @@ and give consumers typed access (see `bridge.contract`).
 from __future__ import annotations
 
 import enum
+from datetime import UTC, datetime
 from typing import Annotated
 
 import msgspec
 
-Key = Annotated[str, msgspec.Meta(min_length=1)]
+VideoKey = Annotated[
+    str, msgspec.Meta(min_length=1, description="Video identity; the key of the record.")
+]
+MaterialKey = Annotated[
+    str, msgspec.Meta(min_length=1, description="Material identity; the key of the record.")
+]
 # Documented as a string and sent as one, but holding a number; a plain number
 # is accepted too, in case the vendor ever sends what the value means.
 NumericString = Annotated[
@@ -84,6 +90,22 @@ def _documented(values: type[enum.Enum]) -> msgspec.Meta:
     return msgspec.Meta(description=f"Documented values: {names}. Other values are accepted.")
 
 
+def number(value: str | int | None) -> int | None:
+    """A number the vendor may send as a string; None when absent or not a number."""
+    if isinstance(value, int):
+        return value
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def moment(value: str | int | None) -> datetime | None:
+    """Unix seconds (as the vendor sends them) as an aware UTC datetime."""
+    seconds = number(value)
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
+
+
 class VideoResolution(msgspec.Struct, rename="camel", kw_only=True, frozen=True, gc=False):
     """One rendition of a video."""
 
@@ -99,7 +121,7 @@ class VideoResolution(msgspec.Struct, rename="camel", kw_only=True, frozen=True,
 class Video(msgspec.Struct, rename="camel", kw_only=True, frozen=True):
     """One element of `videoListInfo`: the value of a record on the video topic."""
 
-    video_id: Key
+    video_id: VideoKey
     video_name: str | None = None
     create_user: str | None = None
     encrypt: Annotated[int | None, _documented(Encrypt)] = None
@@ -123,11 +145,39 @@ class Video(msgspec.Struct, rename="camel", kw_only=True, frozen=True):
     video_source_code: Annotated[int | None, _documented(VideoSourceCode)] = None
     video_resolutions: list[VideoResolution] | None = None
 
+    # Typed views of the fields the vendor sends as strings.
+    @property
+    def size(self) -> int | None:
+        return number(self.video_size)
+
+    @property
+    def duration(self) -> int | None:
+        return number(self.video_duration)
+
+    @property
+    def uploaded_at(self) -> datetime | None:
+        return moment(self.upload_time)
+
+    @property
+    def updated_at(self) -> datetime | None:
+        return moment(self.update_time)
+
+    @property
+    def created_at(self) -> datetime | None:
+        return moment(self.create_time)
+
+    @property
+    def category(self) -> str | None:
+        """`videoClassification`, with the vendor's "null" (and "") as None."""
+        return (
+            None if self.video_classification in (None, "", "null") else self.video_classification
+        )
+
 
 class Material(msgspec.Struct, rename="camel", kw_only=True, frozen=True):
     """One element of `materialList`: the value of a record on the material topic."""
 
-    id: Key
+    id: MaterialKey
     name: str | None = None
     suffix: str | None = None
     file_size: int | None = None
