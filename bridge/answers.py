@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Send
 
 from bridge.errors import CallbackError
 
@@ -26,21 +26,27 @@ class Answer(msgspec.Struct, frozen=True, omit_defaults=True, rename="camel"):
 _encode = msgspec.json.Encoder().encode
 
 
-def answer(status: int, body: Answer, headers: dict[str, str] | None = None) -> Response:
-    return Response(_encode(body), status, headers, media_type="application/json")
+def answer(status: int, body: Answer) -> Response:
+    """For Starlette's routes."""
+    return Response(_encode(body), status, media_type="application/json")
 
 
-def error_headers(error: CallbackError, retry_after: int) -> dict[str, str] | None:
-    return {"Retry-After": str(retry_after)} if error.status == 503 else None
-
-
-def error_answer(error: CallbackError, retry_after: int) -> Response:
-    body = Answer(code=error.status, message=error.message, path=error.path)
-    return answer(error.status, body, error_headers(error, retry_after))
-
-
-async def send_error(
-    scope: Scope, receive: Receive, send: Send, error: CallbackError, retry_after: int
+async def send_answer(
+    send: Send, status: int, body: Answer, retry_after: int | None = None
 ) -> None:
-    """The same answer as `error_answer`, from pure ASGI middleware."""
-    await error_answer(error, retry_after)(scope, receive, send)
+    """For the pure ASGI parts: the callback routes and the middleware."""
+    payload = _encode(body)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", b"%d" % len(payload)),
+    ]
+    if retry_after is not None:
+        headers.append((b"retry-after", b"%d" % retry_after))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def send_error(send: Send, error: CallbackError, retry_after: int) -> None:
+    """4xx as they are; 503 with `Retry-After`, so the sender comes back."""
+    body = Answer(code=error.status, message=error.message, path=error.path)
+    await send_answer(send, error.status, body, retry_after if error.status == 503 else None)

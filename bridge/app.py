@@ -9,14 +9,15 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bridge import records
 from bridge.access import AccessLog
-from bridge.answers import Answer, ItemFault, answer, error_answer
+from bridge.answers import Answer, ItemFault, answer, send_answer, send_error
 from bridge.auth import Authenticator
 from bridge.body import read_body
 from bridge.config import Settings
+from bridge.deadlines import Deadlines
 from bridge.errors import CallbackError, Unavailable, WrongContentType
 from bridge.kinds import KINDS, CallbackKind
 from bridge.logs import request_id
@@ -62,7 +63,10 @@ class Gate:
 
 
 class CallbackEndpoint:
-    """Receives one kind of callback: decode, forward each item, answer when stored."""
+    """Receives one kind of callback: decode, forward each item, answer when stored.
+
+    Pure ASGI, as the hot path: no router, no request object.
+    """
 
     def __init__(
         self,
@@ -71,30 +75,37 @@ class CallbackEndpoint:
         publisher: Publisher,
         gate: Gate,
         metrics: Metrics,
+        body_deadlines: Deadlines,
     ) -> None:
         self.kind = kind
         self.topic = kind.topic_of(settings)
         self.dlq_topic = settings.topic_dlq
         self.source = settings.event_source
         self.limit = settings.max_body_bytes
-        self.body_timeout = settings.body_timeout_seconds
+        self.body_deadlines = body_deadlines
+        self.retry_after = settings.retry_after_seconds
         self.publisher = publisher
         self.gate = gate
         self.metrics = metrics
+        self.item_dead_letters = metrics.dead_letters.labels(kind.route, "item")
+        self.body_dead_letters = metrics.dead_letters.labels(kind.route, "body")
 
-    async def handle(self, request: Request) -> Response:
-        self.gate.enter()
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            return await self._handle(request)
-        finally:
-            self.gate.leave()
+            self.gate.enter()
+            try:
+                status, body = await self.handle(scope, receive)
+            finally:
+                self.gate.leave()
+        except CallbackError as error:
+            log.info("callback refused", extra={"status": error.status, "reason": error.message})
+            await send_error(send, error, self.retry_after)
+            return
+        await send_answer(send, status, body)
 
-    async def _handle(self, request: Request) -> Response:
-        body = await read_body(
-            request.scope, request.receive, limit=self.limit, within=self.body_timeout
-        )
-        content_type = request.headers.get("content-type")
-        context = self._context(request)
+    async def handle(self, scope: Scope, receive: Receive) -> tuple[int, Answer]:
+        body = await read_body(scope, receive, limit=self.limit, deadlines=self.body_deadlines)
+        content_type, context = self._context(scope)
         try:
             if not is_json(content_type):
                 raise WrongContentType(
@@ -107,36 +118,64 @@ class CallbackEndpoint:
                     body, error, topic=self.dlq_topic, context=context, content_type=content_type
                 )
                 await self.publisher.publish([letter])
-                self.metrics.dead_letters.labels(self.kind.route, "body").inc()
+                self.body_dead_letters.inc()
             raise
         outgoing = records.records_for(self.kind, decoded.items, self.topic, context)
-        outgoing += records.dead_letters_for_faults(
-            decoded.faults, topic=self.dlq_topic, context=context
-        )
+        if decoded.faults:
+            outgoing += records.dead_letters_for_faults(
+                decoded.faults, topic=self.dlq_topic, context=context
+            )
         await self.publisher.publish(outgoing)
         if decoded.faults:
-            self.metrics.dead_letters.labels(self.kind.route, "item").inc(len(decoded.faults))
-        return answer(
-            200,
-            Answer(
-                code=200,
-                message="success",
-                accepted=len(decoded.items),
-                dead_lettered=len(decoded.faults),
-                errors=[ItemFault(f.path, f.message) for f in decoded.faults] or None,
-            ),
+            self.item_dead_letters.inc(len(decoded.faults))
+        return 200, Answer(
+            code=200,
+            message="success",
+            accepted=len(decoded.items),
+            dead_lettered=len(decoded.faults),
+            errors=[ItemFault(f.path, f.message) for f in decoded.faults] or None,
         )
 
-    def _context(self, request: Request) -> records.Context:
-        traceparent = request.headers.get("traceparent")
+    def _context(self, scope: Scope) -> tuple[str | None, records.Context]:
+        content_type = traceparent = None
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value.decode("latin-1")
+            elif name == b"traceparent":
+                traceparent = value
         rid = request_id.get()
-        return records.Context(
+        context = records.Context(
             route=self.kind.route,
             received_at=records.now_rfc3339(),
             source=self.source,
-            traceparent=traceparent.encode() if traceparent else None,
+            traceparent=traceparent,
             request_id=rid.encode() if rid else None,
         )
+        return content_type, context
+
+
+class Dispatch:
+    """POSTs to the callback routes go straight to their endpoint; the rest to Starlette."""
+
+    def __init__(self, endpoints: dict[str, CallbackEndpoint], fallback: ASGIApp) -> None:
+        self.endpoints = endpoints
+        self.fallback = fallback
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            endpoint = self.endpoints.get(callback_route(scope["path"]))
+            if endpoint is not None:
+                await endpoint(scope, receive, send)
+                return
+        await self.fallback(scope, receive, send)
+
+
+def callback_route(path: str) -> str:
+    """`/callbacks/<kind>` for that path and `/callbacks/<kind>/<token>`, else ''."""
+    head, slash, tail = path.rpartition("/")
+    if path.count("/") == 3 and tail and head.startswith("/callbacks/"):
+        return head
+    return path if slash and path.count("/") == 2 else ""
 
 
 class Bridge:
@@ -154,17 +193,24 @@ class Bridge:
         )
         self.publisher: Publisher = self.kafka if self.kafka is not None else publisher  # type: ignore[assignment]
         self.gate = Gate(settings.max_requests_in_flight, self.metrics)
+        body_deadlines = Deadlines(settings.body_timeout_seconds)
         routes: list[BaseRoute] = [
             Route("/healthz", self.healthz, methods=["GET"]),
             Route("/readyz", self.readyz, methods=["GET"]),
             Route("/metrics", self.exposition, methods=["GET"]),
         ]
+        endpoints = {}
         for kind in KINDS:
-            endpoint = CallbackEndpoint(kind, settings, self.publisher, self.gate, self.metrics)
-            routes.append(Route(kind.route, endpoint.handle, methods=["POST"]))
-            routes.append(Route(kind.route + "/{token}", endpoint.handle, methods=["POST"]))
-        router = Starlette(routes=routes, exception_handlers={CallbackError: self.refuse})
-        self.app = AccessLog(Authenticator(router, settings, self.metrics), self.metrics)
+            endpoint = CallbackEndpoint(
+                kind, settings, self.publisher, self.gate, self.metrics, body_deadlines
+            )
+            endpoints[kind.route] = endpoint
+            # Registered with Starlette too, so that other methods get its 405.
+            routes.append(Route(kind.route, endpoint, methods=["POST"]))
+            routes.append(Route(kind.route + "/{token}", endpoint, methods=["POST"]))
+        dispatch = Dispatch(endpoints, Starlette(routes=routes))
+        authenticator = Authenticator(dispatch, settings, self.metrics, body_deadlines)
+        self.app = AccessLog(authenticator, self.metrics)
 
     def drain(self) -> None:
         """From now on: not ready, and new callbacks are answered 503."""
@@ -187,11 +233,6 @@ class Bridge:
 
     async def exposition(self, request: Request) -> Response:
         return Response(self.metrics.exposition(), media_type=_PROMETHEUS_TEXT)
-
-    async def refuse(self, request: Request, error: Exception) -> Response:
-        assert isinstance(error, CallbackError)  # noqa: S101 - registered for this type only
-        log.info("callback refused", extra={"status": error.status, "reason": error.message})
-        return error_answer(error, self.settings.retry_after_seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

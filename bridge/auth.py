@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from bridge.answers import send_error
 from bridge.body import read_body, replaying
 from bridge.config import Settings
+from bridge.deadlines import Deadlines
 from bridge.errors import CallbackError, Forbidden, Unauthenticated
 from bridge.metrics import Metrics
 
@@ -85,7 +86,9 @@ def _matches(presented: bytes, secrets: Sequence[bytes]) -> bool:
 
 
 class Authenticator:
-    def __init__(self, app: ASGIApp, settings: Settings, metrics: Metrics) -> None:
+    def __init__(
+        self, app: ASGIApp, settings: Settings, metrics: Metrics, body_deadlines: Deadlines
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.tokens = [token.encode() for token in settings.auth_tokens]
@@ -100,7 +103,7 @@ class Authenticator:
         if self.unauthenticated and not settings.allow_unauthenticated:
             raise ValueError(UNAUTHENTICATED_REFUSAL)
         self.body_limit = settings.max_body_bytes
-        self.body_timeout = settings.body_timeout_seconds
+        self.body_deadlines = body_deadlines
         self.retry_after = settings.retry_after_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -112,17 +115,17 @@ class Authenticator:
             if not self.unauthenticated and not self.check_tokens(scope):
                 signature, timestamp = self.signature_of(scope)  # before reading any body
                 body = await read_body(
-                    scope, receive, limit=self.body_limit, within=self.body_timeout
+                    scope, receive, limit=self.body_limit, deadlines=self.body_deadlines
                 )
                 self.check_signature(signature, timestamp, body)
                 receive = replaying(body, receive)
         except Refused as refused:
             self.metrics.auth_failures.labels(refused.reason).inc()
             log.warning("refused", extra={"reason": refused.reason, "status": refused.error.status})
-            await send_error(scope, receive, send, refused.error, self.retry_after)
+            await send_error(send, refused.error, self.retry_after)
             return
         except CallbackError as error:  # the body of a signed request was too large or slow
-            await send_error(scope, receive, send, error, self.retry_after)
+            await send_error(send, error, self.retry_after)
             return
         await self.app(scope, receive, send)
 

@@ -6,31 +6,42 @@ import asyncio
 
 from starlette.types import Message, Receive, Scope
 
+from bridge.deadlines import Deadlines
 from bridge.errors import BodyTooLarge, SlowBody
 
 
-async def read_body(scope: Scope, receive: Receive, *, limit: int, within: float) -> bytes:
-    """The whole body; `BodyTooLarge` as soon as it is known to exceed `limit` bytes."""
+async def read_body(scope: Scope, receive: Receive, *, limit: int, deadlines: Deadlines) -> bytes:
+    """The whole body; `BodyTooLarge` as soon as it is known to exceed `limit` bytes.
+
+    `SlowBody` when it takes longer than the deadlines allow.
+    """
     declared = _content_length(scope)
     if declared is not None and declared > limit:
         raise BodyTooLarge(f"Body of {declared} bytes exceeds the limit of {limit} bytes")
+    task = asyncio.current_task()
+    assert task is not None  # noqa: S101 - always called from a request's task
+    watch = deadlines.arm(task.cancel)
     chunks: list[bytes] = []
     size = 0
     try:
-        async with asyncio.timeout(within):
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    raise SlowBody("Client disconnected before sending the whole body")
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > limit:
-                    raise BodyTooLarge(f"Body exceeds the limit of {limit} bytes")
-                chunks.append(chunk)
-                if not message.get("more_body", False):
-                    return b"".join(chunks)
-    except TimeoutError:
-        raise SlowBody(f"Body not received within {within:g} s") from None
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise SlowBody("Client disconnected before sending the whole body")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge(f"Body exceeds the limit of {limit} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+    except asyncio.CancelledError:
+        if not watch.fired:
+            raise
+        task.uncancel()
+        raise SlowBody(f"Body not received within {deadlines.seconds:g} s") from None
+    finally:
+        watch.armed = False
 
 
 def replaying(body: bytes, receive: Receive) -> Receive:

@@ -43,9 +43,21 @@ class JsonFormatter(logging.Formatter):
         return _encode(line).decode()
 
 
+_second = -1
+_second_text = ""
+
+
 def _utc(created: float) -> str:
-    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
-    return f"{seconds}.{int(created % 1 * 1000):03d}Z"
+    """RFC 3339 in UTC with milliseconds; the formatted second is reused within it."""
+    global _second, _second_text
+    whole = int(created)
+    if whole != _second:
+        _second, _second_text = whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    return f"{_second_text}.{int(created % 1 * 1000):03d}Z"
+
+
+def utc_now() -> str:
+    return _utc(time.time())
 
 
 def configure_logging(level: str) -> None:

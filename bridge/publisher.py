@@ -21,11 +21,20 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    OutOfOrderSequenceNumber,
+    RecordListTooLargeError,
+    TopicAlreadyExistsError,
+)
 from aiokafka.helpers import create_ssl_context
 
+from bridge.batching import Batcher
 from bridge.config import Settings
-from bridge.errors import Unavailable
+from bridge.deadlines import Deadlines
+from bridge.errors import BodyTooLarge, Unavailable
 from bridge.metrics import Metrics
 from bridge.records import OutgoingRecord
 
@@ -34,6 +43,15 @@ log = logging.getLogger("bridge.publisher")
 PROBE_INTERVAL = 1.0  # seconds between metadata requests
 PROBE_TIMEOUT = 2.0
 STALE_AFTER = 3.0  # metadata older than this makes the bridge not ready
+
+# Records the broker refuses for their size: retrying cannot help.
+TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError)
+# A batch the broker refused leaves a gap in the idempotent producer's sequence
+# numbers for its partition, and aiokafka does not close it: every later batch
+# there fails with OutOfOrderSequenceNumber. Only a new producer starts afresh.
+SEQUENCE_BREAKERS = (*TOO_LARGE, OutOfOrderSequenceNumber)
+_STALLED = "kafka producer stopped delivering while the cluster answers; replacing it"
+_REFUSED = "kafka refused a batch; replacing the producer to restart its sequence numbers"
 
 
 class Publisher(Protocol):
@@ -44,6 +62,10 @@ class Publisher(Protocol):
 
     async def publish(self, records: Sequence[OutgoingRecord]) -> None:
         """Return once every record is acknowledged; raise `Unavailable` otherwise."""
+
+
+class ProducerReplaced(Exception):
+    """The producer holding a callback's records stopped delivering and was replaced."""
 
 
 class StartupError(RuntimeError):
@@ -98,6 +120,9 @@ class KafkaPublisher:
         self._topics = sorted(set(topics))
         self._metrics = metrics
         self._producer: AIOKafkaProducer | None = None
+        self._batcher: Batcher | None = None
+        self._deadlines = Deadlines(settings.produce_timeout_seconds)
+        self._partitions: dict[str, int] = {}
         self._connecting: asyncio.Task[None] | None = None
         self._watching: asyncio.Task[None] | None = None
         self._retiring: set[asyncio.Task[None]] = set()
@@ -146,13 +171,14 @@ class KafkaPublisher:
         self._connecting = self._watching = None
         self._retiring.clear()
         producer, self._producer = self._producer, None
+        self._batcher = None
         self._metrics.kafka_ready.set(0)
         if producer is not None:
             await producer.stop()
 
     async def publish(self, records: Sequence[OutgoingRecord]) -> None:
-        producer = self._producer
-        if producer is None:
+        batcher = self._batcher
+        if batcher is None:
             raise Unavailable("Not connected to Kafka yet; retry later")
         limit = self._settings.max_records_in_flight
         if self._records_in_flight + len(records) > limit:
@@ -162,7 +188,7 @@ class KafkaPublisher:
         self._metrics.records_in_flight.inc(len(records))
         started = time.monotonic()
         try:
-            await self._deliver(producer, records)
+            await self._deliver(batcher, records)
         finally:
             self._records_in_flight -= len(records)
             self._metrics.records_in_flight.dec(len(records))
@@ -171,36 +197,48 @@ class KafkaPublisher:
         for topic, count in collections.Counter(record.topic for record in records).items():
             self._metrics.records.labels(topic).inc(count)
 
-    async def _deliver(self, producer: AIOKafkaProducer, records: Sequence[OutgoingRecord]) -> None:
+    async def _deliver(self, batcher: Batcher, records: Sequence[OutgoingRecord]) -> None:
         timeout = self._settings.produce_timeout_seconds
-        deliveries: list[asyncio.Future[Any]] = []
+        acknowledged = batcher.add(records)
+        watch = self._deadlines.arm(lambda: _expire(acknowledged))
         try:
-            async with asyncio.timeout(timeout):
-                for record in records:
-                    deliveries.append(
-                        await producer.send(
-                            record.topic, record.value, record.key, headers=record.headers
-                        )
-                    )
-                # wait() rather than gather(): a late acknowledgement must not
-                # find its future cancelled.
-                await asyncio.wait(deliveries)
+            await acknowledged
         except TimeoutError:
-            self._failed("Timeout", deliveries)
+            self._metrics.producer_errors.labels("Timeout").inc()
             raise Unavailable(f"Kafka did not acknowledge within {timeout:g} s") from None
-        except KafkaError as error:
-            self._failed(type(error).__name__, deliveries)
-            raise Unavailable(f"Kafka refused the records: {type(error).__name__}") from None
-        failures = [d.exception() for d in deliveries if d.exception() is not None]
-        if failures:
-            name = type(failures[0]).__name__
-            self._failed(name, deliveries)
-            raise Unavailable(f"Kafka refused {len(failures)} of {len(deliveries)} records: {name}")
+        except (KafkaError, ProducerReplaced) as error:
+            name = type(error).__name__
+            self._metrics.producer_errors.labels(name).inc()
+            if isinstance(error, SEQUENCE_BREAKERS):
+                self._replace_soon(_REFUSED)
+            if isinstance(error, TOO_LARGE):
+                raise BodyTooLarge(
+                    f"A record of this callback is larger than Kafka accepts ({name})"
+                ) from None
+            raise Unavailable(f"Kafka refused the records: {name}") from None
+        finally:
+            watch.armed = False
 
-    def _failed(self, cause: str, deliveries: list[asyncio.Future[Any]]) -> None:
-        self._metrics.producer_errors.labels(cause).inc()
-        for delivery in deliveries:  # late failures are seen here, not reported as unretrieved
-            delivery.add_done_callback(lambda d: d.cancelled() or d.exception())
+    def _replace_soon(self, why: str) -> None:
+        producer = self._producer
+        if producer is not None:
+            replacing = asyncio.create_task(self._replace(producer, why))
+            self._retiring.add(replacing)
+            replacing.add_done_callback(self._retiring.discard)
+
+    def _partition_count(self, topic: str) -> int:
+        return self._partitions[topic]
+
+    async def _learn_partitions(self, producer: AIOKafkaProducer) -> None:
+        for topic in self._topics:
+            self._partitions[topic] = len(await producer.partitions_for(topic))
+
+    def _refresh_partitions(self, producer: AIOKafkaProducer) -> None:
+        """Partitions added to a topic are used from the next metadata answer on."""
+        for topic in self._topics:
+            known = producer.client.cluster.partitions_for_topic(topic)
+            if known:
+                self._partitions[topic] = len(known)
 
     async def _connect_until_ready(self) -> None:
         backoff = 0.2
@@ -222,13 +260,19 @@ class KafkaPublisher:
 
     async def _connect(self) -> None:
         await self._ensure_topics()
-        self._producer = await self._new_producer()
+        producer = await self._new_producer()
+        await self._learn_partitions(producer)
+        self._use(producer)
         self._last_contact = time.monotonic()
         self._metrics.kafka_ready.set(1)
         self._watching = asyncio.create_task(self._watch())
         log.info(
             "kafka producer connected", extra={"bootstrap": self._settings.kafka_bootstrap_servers}
         )
+
+    def _use(self, producer: AIOKafkaProducer) -> None:
+        self._producer = producer
+        self._batcher = Batcher(producer, self._partition_count)
 
     async def _new_producer(self) -> AIOKafkaProducer:
         producer = AIOKafkaProducer(**producer_options(self._settings))
@@ -264,6 +308,7 @@ class KafkaPublisher:
             if producer is None:
                 continue
             if await self._probe(producer):
+                self._refresh_partitions(producer)
                 if self._stalled():
                     await self._replace(producer)
             self._metrics.kafka_ready.set(1 if self.ready else 0)
@@ -293,23 +338,32 @@ class KafkaPublisher:
             and time.monotonic() - waiting_since > self._settings.producer_stall_seconds
         )
 
-    async def _replace(self, stuck: AIOKafkaProducer) -> None:
-        log.error(
-            "kafka producer stopped delivering while the cluster answers; replacing it",
-            extra={"records_in_flight": self._records_in_flight},
-        )
+    async def _replace(self, stuck: AIOKafkaProducer, why: str = _STALLED) -> None:
+        if stuck is not self._producer:
+            return  # replaced already
+        log.error(why, extra={"records_in_flight": self._records_in_flight})
         try:
             fresh = await asyncio.wait_for(self._new_producer(), PROBE_TIMEOUT * 5)
         except (TimeoutError, KafkaError) as error:
             log.warning("could not start a new producer yet", extra={"error": repr(error)})
             return
-        self._producer = fresh
+        if stuck is not self._producer:  # another replacement won the race
+            await _retire(fresh)
+            return
+        if self._batcher is not None:
+            self._batcher.abort(ProducerReplaced())
+        self._use(fresh)
         self._last_delivery = time.monotonic()
         self._metrics.producer_recreations.inc()
         # The stuck producer's pending sends fail or time out; their callers answer 503.
         retiring = asyncio.create_task(_retire(stuck))
         self._retiring.add(retiring)
         retiring.add_done_callback(self._retiring.discard)
+
+
+def _expire(acknowledged: asyncio.Future[None]) -> None:
+    if not acknowledged.done():
+        acknowledged.set_exception(TimeoutError())
 
 
 async def _retire(producer: AIOKafkaProducer) -> None:

@@ -8,13 +8,13 @@ Input that cannot be forwarded becomes a dead letter holding the raw bytes.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from typing import NamedTuple
 
 import msgspec
 
 from bridge.errors import CallbackError, NotJson, WrongShape
 from bridge.kinds import CallbackKind
+from bridge.logs import utc_now
 
 Headers = list[tuple[str, bytes]]
 
@@ -54,12 +54,8 @@ class Context(NamedTuple):
     request_id: bytes | None = None
 
 
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def now_rfc3339() -> str:
-    return rfc3339(datetime.now(UTC))
+    return utc_now()
 
 
 def decode_callback(kind: CallbackKind, body: bytes) -> Decoded:
@@ -80,6 +76,10 @@ def decode_callback(kind: CallbackKind, body: bytes) -> Decoded:
         raise _shape_error(str(error), "$") from None
     except msgspec.DecodeError as error:
         raise NotJson(f"Body is not valid JSON: {error}") from None
+    except RecursionError:
+        # msgspec recurses per level of nesting; a body nested about a thousand
+        # levels deep would otherwise end the request as a 500.
+        raise NotJson("Body is not valid JSON: nested too deeply") from None
     items: list[Item] = []
     faults: list[Fault] = []
     for index, raw in enumerate(kind.items_of(envelope)):

@@ -10,6 +10,7 @@ passes signals on.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -18,13 +19,106 @@ import signal
 import socket
 from types import FrameType
 
+import msgspec
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from bridge.answers import Answer
 from bridge.app import Bridge
 from bridge.config import Settings
 from bridge.logs import configure_logging
 
 log = logging.getLogger("bridge.server")
+
+# A request whose header section grows beyond this is refused (431).
+MAX_HEADER_BYTES = 65_536
+
+
+class GuardedHttpProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol, with the limits it lacks on a request's headers.
+
+    uvicorn closes idle keep-alive connections, but waits for ever on a request
+    whose headers arrive slowly or never end, and httptools buffers headers of
+    any size: a few such clients could hold every connection uvicorn allows, or
+    the memory. Here the headers must arrive within `header_timeout` (the body
+    timeout) and within MAX_HEADER_BYTES; otherwise 408 or 431, and the
+    connection is closed. A request answered before its body arrived (401, 408,
+    413) has as long again to finish sending it; then the connection is closed.
+    """
+
+    header_timeout: float = 10.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._linger_timer: asyncio.TimerHandle | None = None
+        self._header_bytes = 0
+        self._awaiting_headers = False
+        self._await_headers()
+
+    def _await_headers(self) -> None:
+        if not self._awaiting_headers:
+            self._awaiting_headers = True
+            self._header_bytes = 0
+            self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._await_headers()  # the next request on a kept-alive connection
+
+    def on_headers_complete(self) -> None:
+        self._awaiting_headers = False
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+        super().on_headers_complete()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._awaiting_headers and not self.transport.is_closing():
+            self._header_bytes += len(data)
+            if self._header_bytes > MAX_HEADER_BYTES:
+                self._refuse(431, f"Request headers larger than {MAX_HEADER_BYTES} bytes")
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.cycle.more_body and not self.transport.is_closing():
+            # Answered before the body came in: uvicorn would read the rest for
+            # as long as it trickles. Closing at once could reset the connection
+            # before the client reads the answer, so let it finish, within a limit.
+            self._linger_timer = self.loop.call_later(self.header_timeout, self.transport.close)
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        if self._linger_timer is not None:  # the body of an answered request is in
+            self._linger_timer.cancel()
+            self._linger_timer = None
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        for timer in (self._header_timer, self._linger_timer):
+            if timer is not None:
+                timer.cancel()
+        super().connection_lost(exc)
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if self.transport.is_closing():
+            return
+        if self._header_bytes == 0 or (self.cycle is not None and not self.cycle.response_complete):
+            self.transport.close()  # nothing to answer, or an answer still being written
+            return
+        self._refuse(408, f"Request headers not received within {self.header_timeout:g} s")
+
+    def _refuse(self, status: int, message: str) -> None:
+        log.info("connection refused", extra={"status": status, "reason": message})
+        body = msgspec.json.encode(Answer(code=status, message=message))
+        reason = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}[status]
+        self.transport.write(
+            b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+            b"connection: close\r\n\r\n%s" % (status, reason, len(body), body)
+        )
+        self.transport.close()
 
 
 class BridgeServer(uvicorn.Server):
@@ -45,6 +139,11 @@ class BridgeServer(uvicorn.Server):
                 timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds * 3 / 4)),
                 # Connections beyond this are answered 503 by uvicorn itself.
                 limit_concurrency=settings.max_requests_in_flight * 4,
+                http=type(
+                    "GuardedHttpProtocol",
+                    (GuardedHttpProtocol,),
+                    {"header_timeout": settings.body_timeout_seconds},
+                ),
             )
         )
         self.bridge = bridge

@@ -1,7 +1,13 @@
 import json
 import logging
 
+import httpx
+import pytest
+
+from bridge.app import Bridge
+from bridge.config import Settings
 from bridge.logs import JsonFormatter, request_id
+from tests.fakes import RecordingPublisher
 
 
 def format_record(message: str, **extra: object) -> dict[str, object]:
@@ -44,3 +50,31 @@ def test_an_exception_is_one_field_of_the_same_line() -> None:
 
     assert "\n" not in line
     assert json.loads(line)["error"].endswith("RuntimeError: boom")
+
+
+async def test_the_access_line_is_one_json_object_with_the_request_fields(
+    caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.INFO)
+    bridge = Bridge(Settings(allow_unauthenticated=True), RecordingPublisher())
+    transport = httpx.ASGITransport(app=bridge)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bridge") as client:
+        await client.post(
+            "/callbacks/material-upload/some-token",
+            content=b"{}",
+            headers={"content-type": "application/json", "X-Request-ID": "req-7"},
+        )
+        await client.get("/healthz")  # probes are logged at debug only
+
+    [line] = [json.loads(text) for text in capfd.readouterr().err.splitlines()]
+    assert line.pop("time").endswith("Z")
+    assert 0 < line.pop("duration_ms") < 1000
+    assert line == {
+        "level": "info",
+        "logger": "bridge.access",
+        "event": "request",
+        "request_id": "req-7",
+        "method": "POST",
+        "route": "/callbacks/material-upload",
+        "status": 422,
+    }

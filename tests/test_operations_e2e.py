@@ -50,9 +50,9 @@ async def wait_ready(bridge: BridgeProcess, expected: int, within: float) -> flo
 
 async def test_readiness_follows_the_broker(own_broker: LocalBroker, tmp_path: Path) -> None:
     with BridgeProcess(tmp_path / "bridge.log", **settings_for(own_broker.bootstrap)) as bridge:
-        own_broker.stop()
+        await asyncio.to_thread(own_broker.stop)
         went_down = await wait_ready(bridge, 503, within=15)
-        own_broker.start()
+        await asyncio.to_thread(own_broker.start)
         came_back = await wait_ready(bridge, 200, within=30)
 
     assert went_down < 6  # "within seconds": probes every second, stale after three
@@ -92,8 +92,9 @@ async def test_broker_restart_under_load_recovers_on_its_own(
         sending = asyncio.create_task(stream.run(stop))
         await stream.until(lambda s: len(s.acknowledged()) >= 50, within=60)
 
-        own_broker.stop()
-        own_broker.start()
+        # In a thread: the stream must go on sending while the broker restarts.
+        await asyncio.to_thread(own_broker.stop)
+        await asyncio.to_thread(own_broker.start)
         restarted = time.monotonic()
         before = len(stream.acknowledged())
         await stream.until(lambda s: len(s.acknowledged()) >= before + 50, within=60)

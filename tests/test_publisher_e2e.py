@@ -34,11 +34,11 @@ async def test_a_wedged_producer_is_replaced_in_process(kafka_bootstrap: str) ->
         wedged = bridge.kafka.producer
         assert wedged is not None
 
-        async def send_that_never_completes(*args: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        async def send_batch_never_acknowledged(*args: Any, **kwargs: Any) -> asyncio.Future[Any]:
             # As aiokafka's idempotent producer after some broker faults: accepted, never acked.
             return asyncio.get_running_loop().create_future()
 
-        wedged.send = send_that_never_completes
+        wedged.send_batch = send_batch_never_acknowledged
         transport = httpx.ASGITransport(app=bridge)
         stream = Stream("http://bridge/callbacks/video-upload", prefix="wedge")
         stop = asyncio.Event()

@@ -10,7 +10,6 @@ from bridge.records import (
     decode_callback,
     event_id,
     records_for,
-    rfc3339,
 )
 from tests.samples import SAMPLE_VIDEO_IDS, VIDEO_SAMPLE, item_slices, sample_video, video_body
 
@@ -56,13 +55,6 @@ def test_event_id_is_a_digest_of_the_value_bytes() -> None:
     assert event_id(b'{"videoId":"a"}') == event_id(b'{"videoId":"a"}')
     assert event_id(b'{"videoId":"a"}') != event_id(b'{"videoId": "a"}')
     assert len(event_id(b"{}")) == 32
-
-
-def test_rfc3339_is_utc_with_milliseconds() -> None:
-    from datetime import datetime, timedelta, timezone
-
-    moment = datetime(2026, 11, 21, 11, 0, 0, 123456, tzinfo=timezone(timedelta(hours=1)))
-    assert rfc3339(moment) == "2026-11-21T10:00:00.123Z"
 
 
 @pytest.mark.parametrize(
