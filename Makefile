@@ -9,7 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 KAFKA := deploy/kafka/kafka.sh
 
-.PHONY: help install kafka-jars kafka-up kafka-down run lint test clean
+.PHONY: help install kafka-jars kafka-up kafka-down run lint tools test reliability clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -39,9 +39,32 @@ lint: install ## ruff (lint and format) and mypy --strict
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint kafka-jars ## lint, types, then every test, against a real broker started for the run
-	$(BIN)/pytest
+tools: ## build the pinned helm into .tools/bin and fetch the Compose schema (Go module proxy)
+	bash deploy/tools/install-tools.sh
+
+test: lint kafka-jars tools ## lint, types, then every test, against a real broker started for the run
+	$(BIN)/pytest -m "not long"
+
+SOAK_SECONDS ?= 600
+FUZZ_SECONDS ?= 60
+
+reliability: install kafka-jars ## faults in their long form, a soak (SOAK_SECONDS=600) and a decoder fuzz (docs/reliability.md)
+	RELIABILITY_REPORT_DIR=build/reliability $(BIN)/pytest tests/reliability
+	$(BIN)/python -m tests.reliability.soak --seconds $(SOAK_SECONDS) --out build/reliability/soak.json
+	$(BIN)/python -m tests.reliability.fuzz_decoder --seconds $(FUZZ_SECONDS)
 
 clean: ## stop the local broker and remove what the targets created
 	-bash $(KAFKA) clean
 	rm -rf $(VENV) deploy/kafka/lib .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+.PHONY: bench bench-soak
+
+$(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed kafka-jars ## measure the bridge against its ceilings and a naive bridge (tests/bench/README.md)
+	$(BIN)/python -m tests.bench $(BENCH_ARGS)
+
+bench-soak: $(VENV)/.bench-installed kafka-jars ## the bridge at 50% of its maximum for BENCH_SOAK_SECONDS (300): is its memory flat?
+	$(BIN)/python -m tests.bench --soak $${BENCH_SOAK_SECONDS:-300} $(BENCH_ARGS)
