@@ -55,7 +55,7 @@ reliability: install kafka-jars ## faults in their long form, a soak (SOAK_SECON
 
 clean: ## stop the local broker and remove what the targets created
 	-bash $(KAFKA) clean
-	rm -rf $(VENV) deploy/kafka/lib .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .tools deploy/kafka/lib .mypy_cache .ruff_cache .pytest_cache .hypothesis
 
 .PHONY: bench bench-soak
 

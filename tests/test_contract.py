@@ -21,7 +21,9 @@ from bridge.kinds import MATERIAL_UPLOAD, VIDEO_UPLOAD
 from bridge.records import Context, decode_callback, records_for
 from tests.samples import VIDEO_SAMPLE, item_slices, sample_video
 
-CONTRACT = Path(__file__).resolve().parents[1] / "docs" / "contract"
+ROOT = Path(__file__).resolve().parents[1]
+CONTRACT = ROOT / "docs" / "contract"
+ASYNCAPI_SCHEMA = ROOT / ".tools" / "share" / "asyncapi-3.0.0.json"
 
 
 @pytest.mark.parametrize("name", sorted(documents()))
@@ -65,6 +67,17 @@ def test_schema_rejects_what_the_bridge_rejects(video: dict[str, object], messag
         validator(VIDEO_UPLOAD).validate(video)
 
     assert caught.value.message == message
+
+
+def test_asyncapi_document_is_valid_against_the_asyncapi_3_schema() -> None:
+    assert ASYNCAPI_SCHEMA.exists(), "the AsyncAPI schema is not installed: run `make tools`"
+    specification = json.loads(ASYNCAPI_SCHEMA.read_text())
+    checker = jsonschema.Draft7Validator(specification)
+
+    assert [error.message for error in checker.iter_errors(asyncapi())] == []
+    broken = asyncapi()
+    broken["channels"]["videoUpload"]["messages"] = "not a map"
+    assert not checker.is_valid(broken)
 
 
 def test_asyncapi_describes_every_topic_with_its_key_and_headers() -> None:

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# `make tools`: the pinned tools that the chart and compose tests use, in .tools/
-# (not in git). Both come from the Go module proxy, so they install wherever Go
-# modules can be fetched:
+# `make tools`: the pinned tools and schemas that the tests use, in .tools/
+# (not in git). Helm and the Compose schema come from the Go module proxy, the
+# AsyncAPI schema from the npm registry:
 #
 #   .tools/bin/helm                 Helm, built with `go install` (CGO off, stripped,
 #                                   version stamped as the release Makefile does)
 #   .tools/share/compose-spec.json  the Compose Specification's JSON Schema, as
 #                                   shipped in the compose-go module
+#   .tools/share/asyncapi-3.0.0.json  the AsyncAPI 3.0.0 JSON Schema, as shipped in
+#                                   the @asyncapi/specs package
 #
 # Needs Go (on PATH, in $GO, or in /usr/local/go/bin) at least as new as Helm's
 # go.mod asks for. The first run downloads the modules and compiles Helm (about
@@ -17,6 +19,7 @@ cd "$(dirname "$0")/../.."
 
 HELM_VERSION=v3.22.0
 COMPOSE_GO_VERSION=v2.16.2
+ASYNCAPI_SPECS_VERSION=6.11.1
 
 TOOLS_DIR=$PWD/.tools
 BIN_DIR=$TOOLS_DIR/bin
@@ -93,8 +96,28 @@ install_compose_schema() {
   say "compose-spec.json from compose-go $COMPOSE_GO_VERSION installed in .tools/share"
 }
 
+install_asyncapi_schema() {
+  local target=$SHARE_DIR/asyncapi-3.0.0.json
+  local stamp=$SHARE_DIR/asyncapi-specs.version
+  if [[ -f $target && -f $stamp && $(<"$stamp") == "$ASYNCAPI_SPECS_VERSION" ]]; then
+    say "asyncapi-3.0.0.json from @asyncapi/specs $ASYNCAPI_SPECS_VERSION already in .tools/share"
+    return 0
+  fi
+  command -v npm >/dev/null || die "npm is required to fetch the AsyncAPI schema (@asyncapi/specs)"
+  local work
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' RETURN
+  (cd "$work" && npm pack --silent "@asyncapi/specs@$ASYNCAPI_SPECS_VERSION" >/dev/null \
+    && tar -xzf asyncapi-specs-*.tgz) || die "could not fetch @asyncapi/specs $ASYNCAPI_SPECS_VERSION"
+  mkdir -p "$SHARE_DIR"
+  install -m 0644 "$work/package/schemas/3.0.0-without-\$id.json" "$target"
+  printf '%s\n' "$ASYNCAPI_SPECS_VERSION" >"$stamp"
+  say "asyncapi-3.0.0.json from @asyncapi/specs $ASYNCAPI_SPECS_VERSION installed in .tools/share"
+}
+
 GO=$(find_go) || die "Go is required to build the pinned tools (https://go.dev/doc/install); set GO=/path/to/go"
 # Module commands must not pick up a go.mod from a parent directory.
 export GO111MODULE=on GOWORK=off
 install_helm
 install_compose_schema
+install_asyncapi_schema
