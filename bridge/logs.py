@@ -16,9 +16,11 @@ import msgspec
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 # Attributes every LogRecord has; anything else given with `extra=` is emitted as a field.
+# uvicorn adds `color_message`, the same text with terminal colours.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
     "asctime",
+    "color_message",
 }
 
 _encode = msgspec.json.Encoder().encode

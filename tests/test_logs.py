@@ -78,3 +78,7 @@ async def test_the_access_line_is_one_json_object_with_the_request_fields(
         "route": "/callbacks/material-upload",
         "status": 422,
     }
+
+
+def test_uvicorns_coloured_copy_of_the_message_is_left_out() -> None:
+    assert "color_message" not in format_record("Started", color_message="\x1b[36mStarted\x1b[0m")
