@@ -186,12 +186,10 @@ class Bridge:
     ) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics()
-        self.kafka = (
-            KafkaPublisher(settings, topics_of(settings), self.metrics)
-            if publisher is None
-            else None
-        )
-        self.publisher: Publisher = self.kafka if self.kafka is not None else publisher  # type: ignore[assignment]
+        self.kafka: KafkaPublisher | None = None
+        if publisher is None:
+            publisher = self.kafka = KafkaPublisher(settings, topics_of(settings), self.metrics)
+        self.publisher = publisher
         self.gate = Gate(settings.max_requests_in_flight, self.metrics)
         body_deadlines = Deadlines(settings.body_timeout_seconds)
         routes: list[BaseRoute] = [
