@@ -112,8 +112,20 @@ class OpenBatch:
             ticket.pending += 1
         return True
 
+    def abandoned(self) -> bool:
+        """Every callback with records here has been answered already (503): none waits."""
+        return all(ticket.future.done() for ticket in self.tickets)
+
 
 Partition = tuple[str, int]
+
+# Batches waiting for the producer, per partition, beyond which a callback is refused
+# at once: more only pile up when Kafka stopped taking them (a stalled broker).
+MAX_WAITING_BATCHES = 4
+
+
+class Backlog(Exception):
+    """Kafka is not taking batches; more records would only pile up in memory."""
 
 
 class Batcher:
@@ -131,22 +143,32 @@ class Batcher:
         if self.aborted is not None:
             ticket.future.set_exception(self.aborted)
             return ticket.future
-        for record in records:
-            count = self.partition_count(record.topic)
-            if record.key is None:
-                partition = next(self.spread) % count
-            else:
-                partition = partition_for(record.key, count)
-            self._append((record.topic, partition), record, ticket)
+        placed = [(self._place(record), record) for record in records]
+        for where in {where for where, _ in placed}:
+            queue = self.open.get(where)
+            if queue:
+                _drop_abandoned(queue)
+                if len(queue) >= MAX_WAITING_BATCHES:
+                    ticket.future.set_exception(Backlog())
+                    return ticket.future
+        for where, record in placed:
+            self._append(where, record, ticket)
         if ticket.pending == 0:
             ticket.future.set_result(None)
         return ticket.future
+
+    def _place(self, record: OutgoingRecord) -> Partition:
+        count = self.partition_count(record.topic)
+        if record.key is None:
+            return record.topic, next(self.spread) % count
+        return record.topic, partition_for(record.key, count)
 
     def _append(self, where: Partition, record: OutgoingRecord, ticket: Ticket) -> None:
         queue = self.open.get(where)
         if queue is None:
             queue = self.open[where] = collections.deque()
         if not queue or not queue[-1].add(record, ticket):
+            _drop_abandoned(queue)
             batch = OpenBatch(self.producer.create_batch())
             if not batch.add(record, ticket):
                 raise ValueError("a record larger than an empty batch")
@@ -161,6 +183,8 @@ class Batcher:
         try:
             while queue:
                 batch = queue.popleft()
+                if batch.abandoned():
+                    continue  # its callbacks were answered 503; the sender sends them again
                 batch.builder.close()
                 try:
                     delivered = await self.producer.send_batch(
@@ -184,6 +208,15 @@ class Batcher:
                 for ticket in batch.tickets:
                     ticket.settle(error)
             queue.clear()
+
+
+def _drop_abandoned(queue: collections.deque[OpenBatch]) -> None:
+    """While the producer cannot take batches (a frozen broker), the queue would grow with
+    every refused callback; keep only batches that a callback still waits for."""
+    if any(batch.abandoned() for batch in queue):
+        kept = [batch for batch in queue if not batch.abandoned()]
+        queue.clear()
+        queue.extend(kept)
 
 
 def _settler(tickets: list[Ticket]) -> Callable[[asyncio.Future[Any]], None]:

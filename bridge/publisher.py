@@ -31,7 +31,7 @@ from aiokafka.errors import (
 )
 from aiokafka.helpers import create_ssl_context
 
-from bridge.batching import Batcher
+from bridge.batching import Backlog, Batcher
 from bridge.config import Settings
 from bridge.deadlines import Deadlines
 from bridge.errors import BodyTooLarge, Unavailable
@@ -206,6 +206,9 @@ class KafkaPublisher:
         except TimeoutError:
             self._metrics.producer_errors.labels("Timeout").inc()
             raise Unavailable(f"Kafka did not acknowledge within {timeout:g} s") from None
+        except Backlog:
+            self._metrics.producer_errors.labels("Backlog").inc()
+            raise Unavailable("Kafka is not taking records; retry later") from None
         except (KafkaError, ProducerReplaced) as error:
             name = type(error).__name__
             self._metrics.producer_errors.labels(name).inc()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bridge.batching import Batcher, Builder, murmur2, partition_for
+from bridge.batching import Backlog, Batcher, Builder, murmur2, partition_for
 from bridge.records import OutgoingRecord
 from tests.kafka_tools import java_murmur2, java_partition
 
@@ -173,3 +173,39 @@ async def test_nothing_to_send_resolves_at_once() -> None:
     ticket = batcher.add([])
 
     assert ticket.done() and ticket.exception() is None
+
+
+async def test_batches_no_callback_waits_for_are_dropped_not_sent() -> None:
+    """Regression: with the broker frozen, refused callbacks' records piled up in memory."""
+    producer = FakeProducer(capacity=1)
+    batcher = Batcher(producer, lambda topic: 1)
+    first = batcher.add([record("a")])
+    await settle_all()  # "a" is with the producer, which takes nothing more for now
+    given_up = batcher.add([record("b"), record("c")])
+    given_up.set_exception(TimeoutError())  # as the produce deadline does
+    waiting = batcher.add([record("d")])
+
+    queued = [batch.builder for batch in batcher.open[("videos", 0)]]
+    assert [[k for k, _ in b.records] for b in queued if isinstance(b, FakeBuilder)] == [[b"d"]]
+    producer.sent[0][3].set_result(None)
+    await settle_all()
+    assert [[k for k, _ in b.records] for _, _, b, _ in producer.sent] == [[b"a"], [b"d"]]
+    assert first.exception() is None
+    assert not waiting.done()
+
+
+async def test_a_partition_kafka_stopped_taking_refuses_at_once() -> None:
+    never = FakeProducer(capacity=1)
+    batcher = Batcher(never, lambda topic: 1)
+
+    async def send_batch_stuck(batch: Builder, topic: str, *, partition: int) -> Any:
+        await asyncio.Event().wait()  # the producer never takes the batch
+
+    never.send_batch = send_batch_stuck  # type: ignore[method-assign]
+    waiting = [batcher.add([record("a")])]
+    await settle_all()  # "a" is with the producer, for ever
+    waiting += [batcher.add([record(k)]) for k in "bcde"]  # four batches wait
+    refused = batcher.add([record("f")])
+
+    assert isinstance(refused.exception(), Backlog)
+    assert not any(ticket.done() for ticket in waiting)
