@@ -48,10 +48,15 @@ test: lint kafka-jars tools ## lint, types, then every test, against a real brok
 SOAK_SECONDS ?= 600
 FUZZ_SECONDS ?= 60
 
+# All three run, so that one failing still leaves the others' figures; any failure fails the target.
 reliability: install kafka-jars ## faults in their long form, a soak (SOAK_SECONDS=600) and a decoder fuzz (docs/reliability.md)
-	RELIABILITY_REPORT_DIR=build/reliability $(BIN)/pytest tests/reliability
-	$(BIN)/python -m tests.reliability.soak --seconds $(SOAK_SECONDS) --out build/reliability/soak.json
-	$(BIN)/python -m tests.reliability.fuzz_decoder --seconds $(FUZZ_SECONDS)
+	mkdir -p build/reliability; status=0; \
+	RELIABILITY_REPORT_DIR=build/reliability $(BIN)/pytest tests/reliability || status=1; \
+	$(BIN)/python -m tests.reliability.soak --seconds $(SOAK_SECONDS) --out build/reliability/soak.json || status=1; \
+	$(BIN)/python -m tests.reliability.fuzz_decoder --seconds $(FUZZ_SECONDS) \
+		> build/reliability/fuzz.log 2>&1 || status=1; \
+	tail -n 7 build/reliability/fuzz.log; \
+	exit $$status
 
 clean: ## stop the local broker and remove what the targets created
 	-bash $(KAFKA) clean

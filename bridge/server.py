@@ -43,7 +43,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     the memory. Here the headers must arrive within `header_timeout` (the body
     timeout) and within MAX_HEADER_BYTES; otherwise 408 or 431, and the
     connection is closed. A request answered before its body arrived (401, 408,
-    413) has as long again to finish sending it; then the connection is closed.
+    413) has as long again to finish sending it, or the connection is closed.
     """
 
     header_timeout: float = 10.0
@@ -82,10 +82,12 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if self.cycle.more_body and not self.transport.is_closing():
+        answered_early = self.cycle.response_complete and self.cycle.more_body
+        if answered_early and not self.transport.is_closing():
             # Answered before the body came in: uvicorn would read the rest for
-            # as long as it trickles. Closing at once could reset the connection
-            # before the client reads the answer, so let it finish, within a limit.
+            # as long as it trickles, with no timer. Closing at once could reset
+            # the connection before the client reads the answer, so let it
+            # finish, within a limit.
             self._linger_timer = self.loop.call_later(self.header_timeout, self.transport.close)
 
     def on_message_complete(self) -> None:
@@ -93,7 +95,12 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._linger_timer is not None:  # the body of an answered request is in
             self._linger_timer.cancel()
             self._linger_timer = None
-            self.transport.close()
+            if self.cycle.response_complete and not self.transport.is_closing():
+                # Idle again: uvicorn's keep-alive timeout applies, as after any answer.
+                self._unset_keepalive_if_required()
+                self.timeout_keep_alive_task = self.loop.call_later(
+                    self.timeout_keep_alive, self.timeout_keep_alive_handler
+                )
 
     def connection_lost(self, exc: Exception | None) -> None:
         for timer in (self._header_timer, self._linger_timer):
