@@ -1,0 +1,95 @@
+"""The targets the bridge is measured against, and where a run leaves it."""
+
+from __future__ import annotations
+
+from tests.bench.results import Comparison, Run
+
+# End-to-end acknowledged callbacks/s, against the HTTP ceiling and the naive bridge.
+OF_HTTP_CEILING = 0.6
+OF_NAIVE = 3.0
+# At half the maximum rate.
+P99_MS = 20.0
+# Peak resident memory, and its slope over a soak ("flat").
+RSS_MB = 150.0
+RSS_SLOPE_MB_PER_MIN = 0.5
+
+
+def comparisons(runs: list[Run], scale_workers: int) -> list[Comparison]:
+    """Ratios and figures against the targets, from the runs of `make bench` by name."""
+    by_name = {run.name: run for run in runs}
+    out: list[Comparison] = []
+
+    def ratio(what: str, a: str, b: str, target: float | None) -> None:
+        value = None
+        if a in by_name and b in by_name and by_name[b].callbacks_per_s:
+            value = by_name[a].callbacks_per_s / by_name[b].callbacks_per_s
+        out.append(
+            Comparison(
+                what=what,
+                value=value,
+                unit="x",
+                target="(for scale)" if target is None else f">= {target:g}",
+                met=None if value is None or target is None else value >= target,
+            )
+        )
+
+    def p99(what: str, name: str) -> None:
+        run = by_name.get(name)
+        value = None if run is None or run.latency_ms is None else run.latency_ms["p99"]
+        out.append(
+            Comparison(
+                what=what,
+                value=value,
+                unit=" ms",
+                target=f"<= {P99_MS:g} ms",
+                met=None if value is None else value <= P99_MS,
+            )
+        )
+
+    n = scale_workers
+    ratio("bridge / HTTP ceiling", "bridge", "http-ceiling", OF_HTTP_CEILING)
+    ratio("bridge / naive bridge", "bridge", "naive", OF_NAIVE)
+    ratio("bridge / Kafka ceiling (callbacks equivalent)", "bridge", "kafka-ceiling", None)
+    p99("p99 at 50% of the maximum rate", "bridge @50%")
+    peak = max(
+        (r.rss_peak_mb for r in runs if r.server == "bridge" and r.workers == 1), default=None
+    )
+    out.append(
+        Comparison(
+            what="peak RSS of the bridge, 1 worker, any run",
+            value=peak,
+            unit=" MB",
+            target=f"< {RSS_MB:g} MB (flat: make bench-soak)",
+            met=None if peak is None else peak < RSS_MB,
+        )
+    )
+    if f"bridge {n}w" in by_name:
+        ratio(
+            f"bridge / HTTP ceiling, {n} workers",
+            f"bridge {n}w",
+            f"http-ceiling {n}w",
+            OF_HTTP_CEILING,
+        )
+        ratio(f"bridge at {n} workers / at 1", f"bridge {n}w", "bridge", None)
+        p99(f"p99 at 50% of the maximum rate, {n} workers", f"bridge {n}w @50%")
+    return out
+
+
+def soak(run: Run) -> list[Comparison]:
+    slope = run.rss_slope_mb_per_min or 0.0
+    return [
+        Comparison(
+            what="peak RSS over the soak",
+            value=run.rss_peak_mb,
+            unit=" MB",
+            target=f"< {RSS_MB:g} MB",
+            met=run.rss_peak_mb < RSS_MB,
+        ),
+        Comparison(
+            what="RSS slope after the first tenth (least squares)",
+            value=slope,
+            unit=" MB/min",
+            target=f"flat: within ±{RSS_SLOPE_MB_PER_MIN:g} MB/min",
+            met=abs(slope) < RSS_SLOPE_MB_PER_MIN,
+        ),
+    ]
