@@ -119,9 +119,10 @@ class OpenBatch:
 
 Partition = tuple[str, int]
 
-# Batches waiting for the producer, per partition, beyond which a callback is refused
-# at once: more only pile up when Kafka stopped taking them (a stalled broker).
-MAX_WAITING_BATCHES = 4
+# How long the producer may go without taking a partition's next batch before new
+# callbacks for it are refused at once: it takes one every few milliseconds unless
+# Kafka stopped taking them (a stalled broker), when records would only pile up.
+STALLED_AFTER = 1.0
 
 
 class Backlog(Exception):
@@ -134,6 +135,7 @@ class Batcher:
         self.partition_count = partition_count
         self.open: dict[Partition, collections.deque[OpenBatch]] = {}
         self.flushing: dict[Partition, asyncio.Task[None]] = {}
+        self.waiting_since: dict[Partition, float] = {}
         self.spread = itertools.count()
         self.aborted: BaseException | None = None
 
@@ -144,13 +146,13 @@ class Batcher:
             ticket.future.set_exception(self.aborted)
             return ticket.future
         placed = [(self._place(record), record) for record in records]
+        now = asyncio.get_running_loop().time()
         for where in {where for where, _ in placed}:
-            queue = self.open.get(where)
-            if queue:
-                _drop_abandoned(queue)
-                if len(queue) >= MAX_WAITING_BATCHES:
-                    ticket.future.set_exception(Backlog())
-                    return ticket.future
+            since = self.waiting_since.get(where)
+            if since is not None and now - since > STALLED_AFTER:
+                _drop_abandoned(self.open[where])
+                ticket.future.set_exception(Backlog())
+                return ticket.future
         for where, record in placed:
             self._append(where, record, ticket)
         if ticket.pending == 0:
@@ -186,6 +188,7 @@ class Batcher:
                 if batch.abandoned():
                     continue  # its callbacks were answered 503; the sender sends them again
                 batch.builder.close()
+                self.waiting_since[where] = asyncio.get_running_loop().time()
                 try:
                     delivered = await self.producer.send_batch(
                         batch.builder, topic, partition=partition
@@ -194,6 +197,8 @@ class Batcher:
                     for ticket in batch.tickets:
                         ticket.settle(error)
                     continue
+                finally:
+                    del self.waiting_since[where]
                 delivered.add_done_callback(_settler(batch.tickets))
         finally:
             del self.flushing[where]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bridge.batching import Backlog, Batcher, Builder, murmur2, partition_for
+from bridge.batching import STALLED_AFTER, Backlog, Batcher, Builder, murmur2, partition_for
 from bridge.records import OutgoingRecord
 from tests.kafka_tools import java_murmur2, java_partition
 
@@ -204,7 +204,8 @@ async def test_a_partition_kafka_stopped_taking_refuses_at_once() -> None:
     never.send_batch = send_batch_stuck  # type: ignore[method-assign]
     waiting = [batcher.add([record("a")])]
     await settle_all()  # "a" is with the producer, for ever
-    waiting += [batcher.add([record(k)]) for k in "bcde"]  # four batches wait
+    waiting += [batcher.add([record(k)]) for k in "bcde"]  # accepted: not stalled yet
+    batcher.waiting_since[("videos", 0)] -= STALLED_AFTER + 0.1  # as if a second passed
     refused = batcher.add([record("f")])
 
     assert isinstance(refused.exception(), Backlog)

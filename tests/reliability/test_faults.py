@@ -25,7 +25,6 @@ from typing import Any, NamedTuple
 import httpx
 import pytest
 
-from bridge.batching import MAX_WAITING_BATCHES
 from bridge.config import Settings
 from tests.broker import LocalBroker
 from tests.kafka_tools import unique_topic
@@ -342,9 +341,10 @@ async def test_broker_frozen_longer_than_the_produce_timeout(
     # Memory does not grow with the traffic refused while frozen: what the bridge may hold
     # is bounded by its configuration, whatever the refused traffic adds up to. Each
     # callback in flight holds three copies of its bytes (the body, its items' values, their
-    # place in a batch), plus the batches waiting for the producer.
+    # place in a batch), plus what may wait for the producer before a partition counts as
+    # stalled (a few batches each).
     flood_bodies = 3 * 16 * max(c.size for flood in floods for c in flood.callbacks) / 2**20
-    waiting_batches = 3 * MAX_WAITING_BATCHES * Settings().kafka_max_batch_bytes / 2**20
+    waiting_batches = 3 * 4 * Settings().kafka_max_batch_bytes / 2**20
     for cycle in memory:
         assert cycle["rss_growth_once_settled_mib"] < flood_bodies + waiting_batches
     if len(memory) > 1:  # and a second freeze does not add to the first
