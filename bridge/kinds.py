@@ -32,7 +32,6 @@ class CallbackKind:
     key_of: Callable[[Any], str]
     topic_of: Callable[[Settings], str]
     item_type: type[msgspec.Struct]
-    callback_type: type[msgspec.Struct]
 
     @property
     def route(self) -> str:
@@ -66,7 +65,6 @@ VIDEO_UPLOAD = CallbackKind(
     key_of=attrgetter("video_id"),
     topic_of=attrgetter("topic_video_upload"),
     item_type=schema.Video,
-    callback_type=schema.VideoUploadCallback,
 )
 
 MATERIAL_UPLOAD = CallbackKind(
@@ -82,7 +80,6 @@ MATERIAL_UPLOAD = CallbackKind(
     key_of=attrgetter("id"),
     topic_of=attrgetter("topic_material_upload"),
     item_type=schema.Material,
-    callback_type=schema.MaterialUploadCallback,
 )
 
 KINDS: tuple[CallbackKind, ...] = (VIDEO_UPLOAD, MATERIAL_UPLOAD)

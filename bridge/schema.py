@@ -208,30 +208,3 @@ class MaterialUploadEnvelope(msgspec.Struct, kw_only=True, frozen=True):
     data: MaterialPage
     code: int | None = None
     message: str | None = None
-
-
-# Fully typed envelopes, for tools and for the published contract.
-class VideoUploadPage(msgspec.Struct, rename="camel", kw_only=True, frozen=True):
-    video_list_info: list[Video]
-    video_total: NumericString | None = None
-
-
-class VideoUploadCallback(msgspec.Struct, kw_only=True, frozen=True):
-    """The body of a Video Upload Callback."""
-
-    data: VideoUploadPage
-    code: int | None = None
-    message: str | None = None
-
-
-class MaterialUploadPage(msgspec.Struct, rename="camel", kw_only=True, frozen=True):
-    material_list: list[Material]
-    total: NumericString | None = None
-
-
-class MaterialUploadCallback(msgspec.Struct, kw_only=True, frozen=True):
-    """The body of a Material Upload Callback."""
-
-    data: MaterialUploadPage
-    code: int | None = None
-    message: str | None = None
