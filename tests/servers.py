@@ -13,6 +13,19 @@ from types import TracebackType
 import httpx
 
 from tests.broker import free_port
+from tests.kafka_tools import unique_topic
+
+
+def fresh_settings(bootstrap: str, **extra: str) -> dict[str, str]:
+    """Settings for a bridge on `bootstrap` with topics of its own, created at start-up."""
+    return {
+        "kafka_bootstrap_servers": bootstrap,
+        "topic_video_upload": unique_topic("video"),
+        "topic_material_upload": unique_topic("material"),
+        "topic_dlq": unique_topic("dlq"),
+        "create_topics": "true",
+        **extra,
+    }
 
 
 class BridgeProcess:

@@ -10,21 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.kafka_tools import unique_topic
 from tests.samples import EXAMPLES, SAMPLE_VIDEO_IDS, VIDEO_SAMPLE, item_slices
-from tests.servers import BridgeProcess
+from tests.servers import BridgeProcess, fresh_settings
 
 
 @pytest.fixture
 def bridge(kafka_bootstrap: str, tmp_path: Path) -> Iterator[BridgeProcess]:
-    settings = {
-        "kafka_bootstrap_servers": kafka_bootstrap,
-        "topic_video_upload": unique_topic("video"),
-        "topic_material_upload": unique_topic("material"),
-        "topic_dlq": unique_topic("dlq"),
-        "create_topics": "true",
-        "allow_unauthenticated": "true",
-    }
+    settings = fresh_settings(kafka_bootstrap, allow_unauthenticated="true")
     with BridgeProcess(tmp_path / "bridge.log", **settings) as process:
         yield process
 

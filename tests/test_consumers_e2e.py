@@ -13,9 +13,9 @@ import pytest
 
 from bridge.contract import value_schema
 from bridge.kinds import MATERIAL_UPLOAD, VIDEO_UPLOAD
-from tests.kafka_tools import read_all, unique_topic
+from tests.kafka_tools import read_all
 from tests.samples import EXAMPLES, SAMPLE_VIDEO_IDS, VIDEO_SAMPLE, sample_video, video_body
-from tests.servers import BridgeProcess
+from tests.servers import BridgeProcess, fresh_settings
 
 pytestmark = pytest.mark.kafka
 
@@ -25,14 +25,7 @@ ROOT = EXAMPLES.parent
 
 @pytest.fixture
 def bridge(kafka_bootstrap: str, tmp_path: Path) -> Iterator[BridgeProcess]:
-    settings = {
-        "kafka_bootstrap_servers": kafka_bootstrap,
-        "topic_video_upload": unique_topic("video"),
-        "topic_material_upload": unique_topic("material"),
-        "topic_dlq": unique_topic("dlq"),
-        "create_topics": "true",
-        "auth_tokens": TOKEN,
-    }
+    settings = fresh_settings(kafka_bootstrap, auth_tokens=TOKEN)
     with BridgeProcess(tmp_path / "bridge.log", **settings) as process:
         yield process
 

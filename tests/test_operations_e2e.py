@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from tests.broker import LocalBroker
-from tests.kafka_tools import read_all, unique_topic
+from tests.kafka_tools import read_all
 from tests.load import Stream
 from tests.samples import VIDEO_SAMPLE
-from tests.servers import BridgeProcess
+from tests.servers import BridgeProcess, fresh_settings
 
 pytestmark = pytest.mark.kafka
 
@@ -22,15 +22,7 @@ TOKEN = "ops-test-token-0123456789"
 
 
 def settings_for(bootstrap: str, **extra: str) -> dict[str, str]:
-    return {
-        "kafka_bootstrap_servers": bootstrap,
-        "topic_video_upload": unique_topic("video"),
-        "topic_material_upload": unique_topic("material"),
-        "topic_dlq": unique_topic("dlq"),
-        "create_topics": "true",
-        "auth_tokens": TOKEN,
-        **extra,
-    }
+    return fresh_settings(bootstrap, auth_tokens=TOKEN, **extra)
 
 
 async def keys_in(bootstrap: str, topic: str) -> list[str]:
