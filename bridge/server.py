@@ -140,6 +140,11 @@ class BridgeServer(uvicorn.Server):
                 log_config=None,
                 access_log=False,
                 server_header=False,
+                # uvicorn would believe X-Forwarded-For from 127.0.0.1 and rewrite
+                # the client address before the allow-list sees it, so anyone
+                # behind a sidecar could pick their own; `bridge.auth` alone
+                # decides who the client is.
+                proxy_headers=False,
                 timeout_keep_alive=int(settings.keepalive_timeout_seconds),
                 # In-flight callbacks end within the produce timeout; leave the
                 # rest of the grace period to the producer's flush.
