@@ -4,7 +4,16 @@ The platform can only be given a URL, so its credential is a secret token in
 the path (`/callbacks/<kind>/<token>`) or the query (`?token=`). Gateways and
 other senders may use a header token or an HMAC-SHA256 signature of the body.
 Every credential presented must be valid, and at least one must be presented.
-An IP allow-list, when set, applies before any of them.
+The platform's own signature (`bridge.vendor_signature`), when turned on, is
+checked on top: with `required` it must be there, with `optional` it must be
+right when it is there. An IP allow-list, when set, applies before any of them.
+
+Who the client is: the peer address of the connection, unless that peer is one
+of `BRIDGE_TRUSTED_PROXIES`; then `X-Forwarded-For`, walked from the right to
+the first hop that is not a trusted proxy. Nothing else is believed: uvicorn's
+own proxy-header handling is off (see `bridge.server`), and `Forwarded`
+(RFC 7239) and `X-Real-IP` are ignored whoever sends them, since a proxy that
+does not set them passes a client's own values through.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from bridge.config import Settings
 from bridge.deadlines import Deadlines
 from bridge.errors import CallbackError, Forbidden, Unauthenticated
 from bridge.metrics import Metrics
+from bridge.vendor_signature import VendorKeys, VendorSignatureError
 
 log = logging.getLogger("bridge.auth")
 
@@ -32,7 +42,8 @@ PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 UNAUTHENTICATED_REFUSAL = (
     "no BRIDGE_AUTH_TOKENS set; refusing to accept unauthenticated callbacks "
-    "(set BRIDGE_ALLOW_UNAUTHENTICATED=true for local development)"
+    "(set BRIDGE_VENDOR_SIGNATURE=required with BRIDGE_VENDOR_KEYS, "
+    "or BRIDGE_ALLOW_UNAUTHENTICATED=true for local development)"
 )
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -69,6 +80,33 @@ def client_address(scope: Scope, trusted_proxies: Sequence[Network]) -> str | No
     return forwarded[0] if forwarded else peer
 
 
+def authenticates(settings: Settings) -> bool:
+    """Whether callbacks must carry a credential: a token, an HMAC or the vendor's signature."""
+    return bool(
+        settings.auth_tokens or settings.hmac_secrets or settings.vendor_signature == "required"
+    )
+
+
+def check_credentials(settings: Settings) -> None:
+    """Raise `ValueError`, one line, when the settings cannot authenticate as they ask."""
+    _vendor_keys(settings)
+    if not authenticates(settings) and not settings.allow_unauthenticated:
+        raise ValueError(UNAUTHENTICATED_REFUSAL)
+
+
+def _vendor_keys(settings: Settings) -> VendorKeys | None:
+    if settings.vendor_signature == "off":
+        return None
+    mode = f"BRIDGE_VENDOR_SIGNATURE={settings.vendor_signature}"
+    if not settings.vendor_keys:
+        raise ValueError(f"{mode} needs BRIDGE_VENDOR_KEYS (AccessKey:SecretKey pairs)")
+    if not settings.public_url:
+        raise ValueError(
+            f"{mode} needs BRIDGE_PUBLIC_URL, the callback URL's base as the platform calls it"
+        )
+    return VendorKeys(settings.vendor_keys, settings.public_url)
+
+
 def _within(address: str, nets: Sequence[Network]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
@@ -99,9 +137,12 @@ class Authenticator:
         self.tolerance = settings.hmac_tolerance_seconds
         self.allowed = networks(settings.allowed_cidrs)
         self.trusted_proxies = networks(settings.trusted_proxies)
+        check_credentials(settings)
+        self.vendor = _vendor_keys(settings)
+        self.vendor_required = settings.vendor_signature == "required"
+        # Tokens and HMAC secrets are the gateway credentials; without any, only
+        # the vendor signature (or nothing, in development) is checked.
         self.unauthenticated = not self.tokens and not self.hmac_secrets
-        if self.unauthenticated and not settings.allow_unauthenticated:
-            raise ValueError(UNAUTHENTICATED_REFUSAL)
         self.body_limit = settings.max_body_bytes
         self.body_deadlines = body_deadlines
         self.retry_after = settings.retry_after_seconds
@@ -111,13 +152,20 @@ class Authenticator:
             await self.app(scope, receive, send)
             return
         try:
+            # Everything that can be decided from the headers is, before any body is read.
             self.check_address(scope)
+            authorization = self.vendor_authorization(scope)
+            signed = None
             if not self.unauthenticated and not self.check_tokens(scope):
-                signature, timestamp = self.signature_of(scope)  # before reading any body
+                signed = self.signature_of(scope)
+            if signed is not None or authorization is not None:
                 body = await read_body(
                     scope, receive, limit=self.body_limit, deadlines=self.body_deadlines
                 )
-                self.check_signature(signature, timestamp, body)
+                if signed is not None:
+                    self.check_signature(*signed, body)
+                if authorization is not None and self.vendor is not None:
+                    self.check_vendor_signature(self.vendor, authorization, scope, body)
                 receive = replaying(body, receive)
         except Refused as refused:
             self.metrics.auth_failures.labels(refused.reason).inc()
@@ -135,6 +183,27 @@ class Authenticator:
         address = client_address(scope, self.trusted_proxies)
         if address is None or not _within(address, self.allowed):
             raise Refused("address", Forbidden("Address not allowed"))
+
+    def vendor_authorization(self, scope: Scope) -> bytes | None:
+        """The `Authorization` header to verify, if any; `Refused` when it is due but absent."""
+        if self.vendor is None:
+            return None
+        presented = [value for name, value in scope["headers"] if name == b"authorization"]
+        if len(presented) > 1:
+            raise Refused("vendor_ambiguous", Unauthenticated("More than one Authorization header"))
+        if not presented and self.vendor_required:
+            raise Refused("vendor_missing", Unauthenticated("Missing vendor signature"))
+        return bytes(presented[0]) if presented else None
+
+    def check_vendor_signature(
+        self, vendor: VendorKeys, authorization: bytes, scope: Scope, body: bytes
+    ) -> None:
+        # The path as it arrived, undecoded: the platform signs the URL it was given.
+        raw_path = bytes(scope.get("raw_path") or scope["path"].encode())
+        try:
+            vendor.verify(authorization, raw_path, body)
+        except VendorSignatureError as error:
+            raise Refused(error.reason, Unauthenticated(error.message)) from None
 
     def check_tokens(self, scope: Scope) -> bool:
         """True when a valid token is presented; `Refused` when a presented one is wrong.

@@ -106,17 +106,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.auth import UNAUTHENTICATED_REFUSAL
+    from bridge.auth import authenticates, check_credentials
     from bridge.logs import configure_logging
     from bridge.server import serve as run_server
 
     configure_logging(settings.log_level)
     for line in unknown_variables():
         log.warning(line)
-    if not settings.auth_tokens and not settings.hmac_secrets:
-        if not settings.allow_unauthenticated:
-            print(f"bridge: {UNAUTHENTICATED_REFUSAL}", file=sys.stderr)
-            return 2
+    try:
+        check_credentials(settings)
+    except ValueError as error:
+        print(f"bridge: {error}", file=sys.stderr)
+        return 2
+    if not authenticates(settings):
         log.warning("BRIDGE_ALLOW_UNAUTHENTICATED=true: anyone who can reach the port may post")
     return run_server(settings)
 

@@ -26,6 +26,10 @@ Seconds = Annotated[float, msgspec.Meta(gt=0)]
 # Long enough that guessing one over the network is hopeless.
 Token = Annotated[str, msgspec.Meta(min_length=16)]
 TopicName = Annotated[str, msgspec.Meta(min_length=1, max_length=249, pattern=r"^[A-Za-z0-9._-]+$")]
+# "<AccessKey>:<SecretKey>", as the platform's console shows a key pair.
+VendorKey = Annotated[str, msgspec.Meta(pattern=r"^[^:\s,]+:[^\s,]+$")]
+# The callback URL's scheme, host and any path prefix in front of the bridge; no query.
+PublicUrl = Annotated[str, msgspec.Meta(pattern=r"^(https?://[^/?#\s]+(/[^?#\s]*)?)?$")]
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -83,6 +87,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     hmac_signature_header: str = "X-Callback-Signature"
     hmac_timestamp_header: str = "X-Callback-Timestamp"
     hmac_tolerance_seconds: Positive = 300
+    # The platform's own signature, `Authorization: <AccessKey>:<signature>` over
+    # "<notify URL without query>\n<body>": the URL is `public_url` + the request's path.
+    vendor_signature: Literal["off", "optional", "required"] = "off"
+    vendor_keys: tuple[VendorKey, ...] = ()
+    public_url: PublicUrl = ""
     # When set, only these networks may post; X-Forwarded-For is believed only
     # from `trusted_proxies`.
     allowed_cidrs: tuple[str, ...] = ()
@@ -97,7 +106,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
 # Values never echoed in an error message or a log line.
 SECRET_FIELDS = frozenset(
-    {"auth_tokens", "hmac_secrets", "kafka_sasl_password", "kafka_ssl_key_password"}
+    {
+        "auth_tokens",
+        "hmac_secrets",
+        "vendor_keys",
+        "kafka_sasl_password",
+        "kafka_ssl_key_password",
+    }
 )
 
 _FIELDS = {field.name: field for field in msgspec.structs.fields(Settings)}

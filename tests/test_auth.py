@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import logging
+import subprocess
 import time
 
 import httpx
@@ -13,6 +14,7 @@ import pytest
 
 from bridge.app import Bridge
 from bridge.config import Settings
+from bridge.vendor_signature import VendorKeys, VendorSignatureError
 from tests.fakes import RecordingPublisher
 from tests.samples import VIDEO_SAMPLE
 
@@ -314,3 +316,117 @@ def test_no_credentials_configured_is_refused_unless_allowed() -> None:
         Bridge(Settings(), RecordingPublisher())
 
     Bridge(Settings(allow_unauthenticated=True), RecordingPublisher())
+
+
+# -- the vendor's signature ----------------------------------------------------------
+
+VENDOR = {"vendor_keys": ("AKIDone:one-secret-key", "AKIDtwo:two-secret-key")}
+PUBLIC_URL = "https://bridge.example.com/vod"
+
+
+def openssl_vendor_signature(secret: str, message: bytes) -> str:
+    """URL-safe Base64 of HMAC-SHA1, computed by openssl, not by the bridge."""
+    digest = subprocess.run(
+        ["openssl", "dgst", "-sha1", "-hmac", secret, "-binary"],  # noqa: S607
+        input=message,
+        capture_output=True,
+        check=True,
+    ).stdout
+    encoded = subprocess.run(
+        ["openssl", "base64", "-A"],  # noqa: S607
+        input=digest,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    return encoded.translate(str.maketrans("+/", "-_"))
+
+
+def signed_by(
+    access_key: str, secret: str, path: str, body: bytes = VIDEO_SAMPLE
+) -> dict[str, str]:
+    signature = openssl_vendor_signature(secret, f"{PUBLIC_URL}{path}".encode() + b"\n" + body)
+    return {"Authorization": f"{access_key}:{signature}"}
+
+
+def test_the_signature_of_a_known_message() -> None:
+    # printf 'https://bridge.example.com/vod/callbacks/video-upload\n{}' \
+    #   | openssl dgst -sha1 -hmac one-secret-key -binary | base64 | tr '+/' '-_'
+    known = b"AKIDone:cyQ_8SC2VKf-9exfh_Y89wsM-Ng="
+    keys = VendorKeys(["AKIDone:one-secret-key"], PUBLIC_URL + "/")
+
+    keys.verify(known, b"/callbacks/video-upload", b"{}")
+    keys.verify(known.rstrip(b"="), b"/callbacks/video-upload", b"{}")  # padding is optional
+    with pytest.raises(VendorSignatureError, match="^Invalid vendor signature$"):
+        keys.verify(known, b"/callbacks/video-upload", b"{ }")
+    with pytest.raises(VendorSignatureError, match="^Invalid vendor signature$"):
+        keys.verify(known, b"/callbacks/video-upload/", b"{}")
+
+
+@pytest.mark.parametrize("mode", ["optional", "required"])
+async def test_a_vendor_signature_with_any_of_the_pairs_is_admitted(mode: str) -> None:
+    bridge, publisher = bridge_with(
+        auth_tokens=(TOKEN,), vendor_signature=mode, public_url=PUBLIC_URL, **VENDOR
+    )
+    path = f"{ROUTE}/{TOKEN}"
+
+    first = await post(bridge, path, signed_by("AKIDone", "one-secret-key", path))
+    second = await post(bridge, path, signed_by("AKIDtwo", "two-secret-key", path))
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert len(publisher.records) == 4
+
+
+async def test_an_optional_vendor_signature_is_verified_only_when_present() -> None:
+    bridge, publisher = bridge_with(
+        auth_tokens=(TOKEN,), vendor_signature="optional", public_url=PUBLIC_URL, **VENDOR
+    )
+    path = f"{ROUTE}/{TOKEN}"
+
+    absent = await post(bridge, path)
+    wrong = await post(bridge, path, signed_by("AKIDone", "two-secret-key", path))
+
+    assert absent.status_code == 200
+    assert (wrong.status_code, wrong.json()) == (
+        401,
+        {"code": 401, "message": "Invalid vendor signature"},
+    )
+    assert len(publisher.records) == 2
+    assert auth_failures(bridge, "vendor_bad_signature") == 1
+
+
+async def test_with_the_vendor_signature_off_the_authorization_header_is_not_read() -> None:
+    bridge, publisher = bridge_with(auth_tokens=(TOKEN,))
+
+    response = await post(bridge, f"{ROUTE}/{TOKEN}", {"Authorization": "AKIDone:forged"})
+
+    assert response.status_code == 200
+
+
+async def test_a_required_vendor_signature_is_refused_before_the_body_when_missing() -> None:
+    bridge, publisher = bridge_with(vendor_signature="required", public_url=PUBLIC_URL, **VENDOR)
+    received = []
+
+    async def receive() -> dict[str, object]:
+        received.append(1)
+        return {"type": "http.request", "body": VIDEO_SAMPLE, "more_body": False}
+
+    sent: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": ROUTE,
+        "raw_path": ROUTE.encode(),
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 40000),
+    }
+    await bridge.app(scope, receive, send)  # type: ignore[arg-type]
+
+    assert (sent[0]["status"], received) == (401, [])
+    assert json.loads(sent[1]["body"]) == {"code": 401, "message": "Missing vendor signature"}  # type: ignore[arg-type]
+    assert publisher.records == []
+    assert auth_failures(bridge, "vendor_missing") == 1

@@ -77,21 +77,48 @@ def test_send_reports_an_unreachable_bridge(tmp_path: Path) -> None:
     )
 
 
-def test_serve_refuses_to_start_without_tokens() -> None:
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        (
+            {},
+            "no BRIDGE_AUTH_TOKENS set; refusing to accept unauthenticated callbacks "
+            "(set BRIDGE_VENDOR_SIGNATURE=required with BRIDGE_VENDOR_KEYS, "
+            "or BRIDGE_ALLOW_UNAUTHENTICATED=true for local development)",
+        ),
+        (
+            {"BRIDGE_VENDOR_SIGNATURE": "optional"},
+            "BRIDGE_VENDOR_SIGNATURE=optional needs BRIDGE_VENDOR_KEYS (AccessKey:SecretKey pairs)",
+        ),
+        (
+            {"BRIDGE_VENDOR_SIGNATURE": "required", "BRIDGE_VENDOR_KEYS": "AK:SK"},
+            "BRIDGE_VENDOR_SIGNATURE=required needs BRIDGE_PUBLIC_URL, "
+            "the callback URL's base as the platform calls it",
+        ),
+        (
+            {
+                "BRIDGE_VENDOR_SIGNATURE": "required",
+                "BRIDGE_VENDOR_KEYS": "AK:one-secret,AK:other-secret",
+                "BRIDGE_PUBLIC_URL": "https://bridge.example.com",
+            },
+            "BRIDGE_VENDOR_KEYS names the AccessKey AK twice",
+        ),
+    ],
+    ids=["no-credentials", "vendor-without-keys", "vendor-without-url", "vendor-key-twice"],
+)
+def test_serve_refuses_to_start_without_usable_credentials(
+    environ: dict[str, str], message: str
+) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bridge", "serve"],
-        env={"PATH": "/usr/bin:/bin"},
+        env={"PATH": "/usr/bin:/bin", **environ},
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
 
-    assert result.returncode == 2
-    assert result.stderr == (
-        "bridge: no BRIDGE_AUTH_TOKENS set; refusing to accept unauthenticated callbacks "
-        "(set BRIDGE_ALLOW_UNAUTHENTICATED=true for local development)\n"
-    )
+    assert (result.returncode, result.stderr) == (2, f"bridge: {message}\n")
 
 
 def test_a_bad_setting_stops_with_one_line() -> None:

@@ -79,6 +79,47 @@ def test_secret_values_are_never_echoed() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        (
+            {"BRIDGE_VENDOR_KEYS": "AKID:secret,no-colon-here"},
+            "BRIDGE_VENDOR_KEYS=<hidden> is invalid: Expected `str` matching regex "
+            "'^[^:\\\\s,]+:[^\\\\s,]+$'",
+        ),
+        (
+            {"BRIDGE_PUBLIC_URL": "https://bridge.example.com/callbacks?x=1"},
+            "BRIDGE_PUBLIC_URL='https://bridge.example.com/callbacks?x=1' is invalid: "
+            "Expected `str` matching regex '^(https?://[^/?#\\\\s]+(/[^?#\\\\s]*)?)?$'",
+        ),
+        (
+            {"BRIDGE_VENDOR_SIGNATURE": "on"},
+            "BRIDGE_VENDOR_SIGNATURE='on' is invalid: Invalid enum value 'on'",
+        ),
+    ],
+    ids=["key-pair", "url-with-query", "mode"],
+)
+def test_vendor_signature_settings_are_checked(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ)
+
+    assert str(caught.value) == message
+
+
+def test_vendor_key_pairs_and_public_url_are_read() -> None:
+    settings = load_settings(
+        {
+            "BRIDGE_VENDOR_SIGNATURE": "required",
+            "BRIDGE_VENDOR_KEYS": "AKIDone:sk/with+symbols=, AKIDtwo:s:k",
+            "BRIDGE_PUBLIC_URL": "https://bridge.example.com/vod",
+        }
+    )
+
+    assert settings.vendor_signature == "required"
+    assert settings.vendor_keys == ("AKIDone:sk/with+symbols=", "AKIDtwo:s:k")
+    assert settings.public_url == "https://bridge.example.com/vod"
+
+
 def test_unknown_variables_are_reported_with_a_suggestion() -> None:
     environ = {"BRIDGE_AUTH_TOKEN": "x", "BRIDGE_TEST_KAFKA_BOOTSTRAP": "y", "BRIDGE_PORT": "1"}
 
