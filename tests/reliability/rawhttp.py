@@ -65,14 +65,18 @@ def chunked(body: bytes, size: int = 65536) -> bytes:
     return b"".join(parts) + b"0\r\n\r\n"
 
 
-async def read_response(reader: asyncio.StreamReader) -> RawResponse:
-    """One final response (1xx skipped), framed by Content-Length as the bridge sends it."""
-    while (response := await _read_one(reader)).status < 200:
+async def read_response(reader: asyncio.StreamReader, *, with_body: bool = True) -> RawResponse:
+    """One final response (1xx skipped), framed by Content-Length as the bridge sends it.
+
+    An answer to HEAD has a Content-Length but no body: `with_body=False`.
+    """
+    while (response := await read_one(reader, with_body=with_body)).status < 200:
         pass
     return response
 
 
-async def _read_one(reader: asyncio.StreamReader) -> RawResponse:
+async def read_one(reader: asyncio.StreamReader, *, with_body: bool = True) -> RawResponse:
+    """The next response, interim (1xx) or final."""
     head = await reader.readuntil(b"\r\n\r\n")
     status_line, *header_lines = head.decode("latin-1").split("\r\n")
     status = int(status_line.split(" ", 2)[1])
@@ -81,19 +85,23 @@ async def _read_one(reader: asyncio.StreamReader) -> RawResponse:
         if line:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
-    body = await reader.readexactly(int(headers.get("content-length", "0")))
-    return RawResponse(status, headers, body)
+    length = int(headers.get("content-length", "0")) if with_body else 0
+    return RawResponse(status, headers, await reader.readexactly(length))
 
 
-async def exchange(url: str, raw: bytes, *, within: float = 30.0) -> RawResponse:
-    """Send `raw` on a new connection and read one response."""
+async def exchange(
+    url: str, raw: bytes, *, within: float = 30.0, source: str | None = None
+) -> RawResponse:
+    """Send `raw` on a new connection (from the address `source`) and read one response."""
+    with_body = not raw.startswith(b"HEAD ")
     host, port = address_of(url)
     async with asyncio.timeout(within):
-        reader, writer = await asyncio.open_connection(host, port)
+        local = None if source is None else (source, 0)
+        reader, writer = await asyncio.open_connection(host, port, local_addr=local)
         try:
             writer.write(raw)
             await writer.drain()
-            return await read_response(reader)
+            return await read_response(reader, with_body=with_body)
         finally:
             writer.close()
 
