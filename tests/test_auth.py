@@ -6,8 +6,8 @@ import hashlib
 import hmac
 import json
 import logging
-import subprocess
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -17,6 +17,7 @@ from bridge.config import Settings
 from bridge.vendor_signature import VendorKeys, VendorSignatureError
 from tests.fakes import RecordingPublisher
 from tests.samples import VIDEO_SAMPLE
+from tests.signatures import openssl_vendor_signature
 
 TOKEN = "s3cret-token-0123456789"
 OLD_TOKEN = "previous-token-abcdef"
@@ -45,6 +46,37 @@ async def post(
     transport = httpx.ASGITransport(app=bridge, client=client)
     async with httpx.AsyncClient(transport=transport, base_url="http://bridge") as http:
         return await http.post(url, content=body, headers={**JSON, **(headers or {})})
+
+
+async def raw_post(bridge: Bridge, path: str) -> tuple[list[dict[str, Any]], int]:
+    """POST the sample as raw ASGI: what was sent back, and how often the body was asked for."""
+    sent: list[dict[str, Any]] = []
+    asked = 0
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 40000),
+        "server": ("bridge", 80),
+        "scheme": "http",
+        "http_version": "1.1",
+        "root_path": "",
+        "asgi": {"version": "3.0"},
+    }
+
+    async def receive() -> dict[str, object]:
+        nonlocal asked
+        asked += 1
+        return {"type": "http.request", "body": VIDEO_SAMPLE, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await bridge(scope, receive, send)  # type: ignore[arg-type]
+    return sent, asked
 
 
 def auth_failures(bridge: Bridge, reason: str) -> float:
@@ -157,29 +189,8 @@ async def test_unnormalised_paths_are_not_a_way_in(
 ) -> None:
     """Sent as raw ASGI, since HTTP clients normalise such paths before sending."""
     bridge, publisher = tokens
-    sent: list[dict[str, object]] = []
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": [(b"content-type", b"application/json")],
-        "client": ("127.0.0.1", 40000),
-        "server": ("bridge", 80),
-        "scheme": "http",
-        "http_version": "1.1",
-        "root_path": "",
-        "asgi": {"version": "3.0"},
-    }
 
-    async def receive() -> dict[str, object]:
-        return {"type": "http.request", "body": VIDEO_SAMPLE, "more_body": False}
-
-    async def send(message: dict[str, object]) -> None:
-        sent.append(message)
-
-    await bridge(scope, receive, send)  # type: ignore[arg-type]
+    sent, _ = await raw_post(bridge, path)
 
     assert sent[0]["status"] == 401
     assert publisher.records == []
@@ -324,23 +335,6 @@ VENDOR = {"vendor_keys": ("AKIDone:one-secret-key", "AKIDtwo:two-secret-key")}
 PUBLIC_URL = "https://bridge.example.com/vod"
 
 
-def openssl_vendor_signature(secret: str, message: bytes) -> str:
-    """URL-safe Base64 of HMAC-SHA1, computed by openssl, not by the bridge."""
-    digest = subprocess.run(
-        ["openssl", "dgst", "-sha1", "-hmac", secret, "-binary"],  # noqa: S607
-        input=message,
-        capture_output=True,
-        check=True,
-    ).stdout
-    encoded = subprocess.run(
-        ["openssl", "base64", "-A"],  # noqa: S607
-        input=digest,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    return encoded.translate(str.maketrans("+/", "-_"))
-
-
 def signed_by(
     access_key: str, secret: str, path: str, body: bytes = VIDEO_SAMPLE
 ) -> dict[str, str]:
@@ -404,29 +398,10 @@ async def test_with_the_vendor_signature_off_the_authorization_header_is_not_rea
 
 async def test_a_required_vendor_signature_is_refused_before_the_body_when_missing() -> None:
     bridge, publisher = bridge_with(vendor_signature="required", public_url=PUBLIC_URL, **VENDOR)
-    received = []
 
-    async def receive() -> dict[str, object]:
-        received.append(1)
-        return {"type": "http.request", "body": VIDEO_SAMPLE, "more_body": False}
+    sent, asked = await raw_post(bridge, ROUTE)
 
-    sent: list[dict[str, object]] = []
-
-    async def send(message: dict[str, object]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": ROUTE,
-        "raw_path": ROUTE.encode(),
-        "query_string": b"",
-        "headers": [(b"content-type", b"application/json")],
-        "client": ("127.0.0.1", 40000),
-    }
-    await bridge.app(scope, receive, send)  # type: ignore[arg-type]
-
-    assert (sent[0]["status"], received) == (401, [])
-    assert json.loads(sent[1]["body"]) == {"code": 401, "message": "Missing vendor signature"}  # type: ignore[arg-type]
+    assert (sent[0]["status"], asked) == (401, 0)
+    assert json.loads(sent[1]["body"]) == {"code": 401, "message": "Missing vendor signature"}
     assert publisher.records == []
     assert auth_failures(bridge, "vendor_missing") == 1

@@ -22,6 +22,7 @@ from tests.kafka_tools import read_all
 from tests.reliability import rawhttp
 from tests.samples import sample_video, video_body
 from tests.servers import BridgeProcess, fresh_settings
+from tests.signatures import openssl_vendor_signature
 
 pytestmark = pytest.mark.kafka
 
@@ -187,25 +188,10 @@ async def test_behind_a_trusted_sidecar_the_real_clients_address_decides(
 # -- the vendor's signature --------------------------------------------------------
 
 
-def openssl_signature(secret: str, message: bytes) -> str:
-    """URL-safe Base64 of HMAC-SHA1, computed by openssl rather than by the bridge."""
-    digest = subprocess.run(
-        ["openssl", "dgst", "-sha1", "-hmac", secret, "-binary"],  # noqa: S607
-        input=message,
-        capture_output=True,
-        check=True,
-    ).stdout
-    encoded = subprocess.run(
-        ["openssl", "base64", "-A"],  # noqa: S607
-        input=digest,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    return encoded.translate(str.maketrans("+/", "-_"))
-
-
 def vendor_header(access_key: str, url: str, body: bytes, *, secret: str | None = None) -> str:
-    signature = openssl_signature(secret or VENDOR_KEYS[access_key], url.encode() + b"\n" + body)
+    signature = openssl_vendor_signature(
+        secret or VENDOR_KEYS[access_key], url.encode() + b"\n" + body
+    )
     return f"{access_key}:{signature}"
 
 
@@ -531,18 +517,24 @@ async def test_pipelined_requests_are_each_judged_on_their_own(plain: Guarded, p
     assert await plain.produced(prefix) == [f"{prefix}-0", f"{prefix}-3"]
 
 
+async def expecting_continue(
+    guarded: Guarded, path: str, body: bytes
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection on which the headers alone were sent, asking to be told to go on."""
+    head = post(path, b"", [("Expect", "100-continue")]).replace(
+        b"Content-Length: 0", b"Content-Length: %d" % len(body)
+    )
+    reader, writer = await asyncio.open_connection(*rawhttp.address_of(guarded.bridge.url))
+    writer.write(head)
+    await writer.drain()
+    return reader, writer
+
+
 async def test_expect_continue_with_a_wrong_token_is_refused_before_the_body(
     plain: Guarded, prefix: str
 ) -> None:
-    body = body_for(prefix)
-    head = post(f"{ROUTE}/{WRONG}", b"", [("Expect", "100-continue")]).replace(
-        b"Content-Length: 0", b"Content-Length: %d" % len(body)
-    )
-    host, port = rawhttp.address_of(plain.bridge.url)
-    reader, writer = await asyncio.open_connection(host, port)
+    reader, writer = await expecting_continue(plain, f"{ROUTE}/{WRONG}", body_for(prefix))
     try:
-        writer.write(head)  # the headers alone: a client that waits to be told to go on
-        await writer.drain()
         async with asyncio.timeout(30):
             response = await rawhttp.read_one(reader)  # the first answer, 1xx included
     finally:
@@ -556,14 +548,8 @@ async def test_expect_continue_with_a_good_token_gets_continue_then_200(
     plain: Guarded, prefix: str
 ) -> None:
     body = body_for(prefix)
-    head = post(f"{ROUTE}/{TOKEN}", b"", [("Expect", "100-continue")]).replace(
-        b"Content-Length: 0", b"Content-Length: %d" % len(body)
-    )
-    host, port = rawhttp.address_of(plain.bridge.url)
-    reader, writer = await asyncio.open_connection(host, port)
+    reader, writer = await expecting_continue(plain, f"{ROUTE}/{TOKEN}", body)
     try:
-        writer.write(head)
-        await writer.drain()
         async with asyncio.timeout(30):
             interim = await reader.readuntil(b"\r\n\r\n")
             writer.write(body)
