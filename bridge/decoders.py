@@ -1,29 +1,28 @@
 """Decoding the vendor's JSON into the wire structs, forgiving stray whitespace in key names.
 
-The vendor's own example writes `"videoId "` (with a trailing space). A key
-name with JSON whitespace before or after it is read as the name without it,
-at any depth, by the bridge and by the typed decoders for consumers alike, so
-both agree on every record. The bytes forwarded are never rewritten.
+The vendor's own example writes `"videoId "` (with a trailing space). An item
+that does not decode as sent is decoded again with every key name, at any
+depth, read without the JSON whitespace around it; so a padded key is found,
+and its value checked, wherever the item needs it. An item that decodes as
+sent is taken as it is (at no extra cost): a padded name it holds besides is
+an unknown field, ignored like any other. The bridge and the typed decoders
+for consumers share this class, so they agree on every record, and the bytes
+forwarded are never rewritten.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any, Generic, TypeVar
 
 import msgspec
 
 T = TypeVar("T")
 
-# A string followed by a colon (so: a key) that starts or ends with JSON
-# whitespace. It may also match inside a string value; that only costs the
-# slower path, which is correct for any input.
-_PADDED_KEY = re.compile(rb'"(?:[ \t\r\n][^"\\]*|[^"\\]*[ \t\r\n])"[ \t\r\n]*:')
 _JSON_WHITESPACE = " \t\r\n"
 
 
 class ItemDecoder(Generic[T]):
-    """Like `msgspec.json.Decoder(type)`, with key names read without surrounding whitespace."""
+    """Like `msgspec.json.Decoder(type)`, reading padded key names when the exact ones fail."""
 
     def __init__(self, type: type[T]) -> None:  # noqa: A002 - msgspec's own parameter name
         self.type = type
@@ -31,14 +30,25 @@ class ItemDecoder(Generic[T]):
 
     def decode(self, value: bytes) -> T:
         """Raises `msgspec.ValidationError` (with the JSON path) or `msgspec.DecodeError`."""
-        if _PADDED_KEY.search(value) is None:
+        try:
             return self._exact.decode(value)
-        return msgspec.convert(_trimmed(msgspec.json.decode(value)), self.type)
+        except msgspec.ValidationError as error:
+            trimmed, changed = _trimmed(msgspec.json.decode(value))
+            if not changed:
+                raise error from None
+        return msgspec.convert(trimmed, self.type)
 
 
-def _trimmed(value: Any) -> Any:
+def _trimmed(value: Any) -> tuple[Any, bool]:
+    """`value` with every key name stripped, and whether any was padded."""
     if isinstance(value, dict):
-        return {key.strip(_JSON_WHITESPACE): _trimmed(item) for key, item in value.items()}
+        result, changed = {}, False
+        for key, item in value.items():
+            name = key.strip(_JSON_WHITESPACE)
+            result[name], inner = _trimmed(item)
+            changed = changed or inner or name != key
+        return result, changed
     if isinstance(value, list):
-        return [_trimmed(item) for item in value]
-    return value
+        pairs = [_trimmed(item) for item in value]
+        return [item for item, _ in pairs], any(inner for _, inner in pairs)
+    return value, False
