@@ -33,9 +33,16 @@ class ItemDecoder(Generic[T]):
         try:
             return self._exact.decode(value)
         except msgspec.ValidationError as error:
-            trimmed, changed = _trimmed(msgspec.json.decode(value))
-            if not changed:
+            try:
+                return self._trimmed(value, error)
+            except RecursionError:
+                # Too deep to rebuild in Python (msgspec itself goes deeper): read as sent.
                 raise error from None
+
+    def _trimmed(self, value: bytes, error: msgspec.ValidationError) -> T:
+        trimmed, changed = _trimmed(msgspec.json.decode(value))
+        if not changed:
+            raise error
         return msgspec.convert(trimmed, self.type)
 
 

@@ -84,10 +84,14 @@ class ServerType(enum.IntEnum):
     MOBILE = 2
 
 
-def documented(values: type[enum.Enum]) -> msgspec.Meta:
+def _documented(values: type[enum.Enum]) -> msgspec.Meta:
     """Describe an enum-valued field while still accepting undocumented values."""
     names = ", ".join(f"{member.value!r} ({member.name})" for member in values)
     return msgspec.Meta(description=f"Documented values: {names}. Other values are accepted.")
+
+
+# The other kinds' struct modules describe their enums the same way.
+documented = _documented
 
 
 def number(value: str | int | None) -> int | None:
@@ -109,9 +113,9 @@ def moment(value: str | int | None) -> datetime | None:
 class VideoResolution(msgspec.Struct, rename="camel", kw_only=True, frozen=True, gc=False):
     """One rendition of a video."""
 
-    clarity: Annotated[int | None, documented(Clarity)] = None
+    clarity: Annotated[int | None, _documented(Clarity)] = None
     # The vendor's own example sends -1, which the table does not list.
-    server_type: Annotated[int | None, documented(ServerType)] = None
+    server_type: Annotated[int | None, _documented(ServerType)] = None
     height: int | None = None
     width: int | None = None
     # Documented as "long, unit: bit"; probably bytes. Kept as sent.
@@ -124,7 +128,7 @@ class Video(msgspec.Struct, rename="camel", kw_only=True, frozen=True):
     video_id: VideoKey
     video_name: str | None = None
     create_user: str | None = None
-    encrypt: Annotated[int | None, documented(Encrypt)] = None
+    encrypt: Annotated[int | None, _documented(Encrypt)] = None
     video_size: NumericString | None = None
     video_duration: NumericString | None = None
     create_time: UnixSeconds | None = None
@@ -137,12 +141,12 @@ class Video(msgspec.Struct, rename="camel", kw_only=True, frozen=True):
     publish_domain: str | None = None
     flash_player_name: str | None = None
     flash_player_id: str | None = None
-    flash_image_ratio: Annotated[int | None, documented(FlashImageRatio)] = None
-    flash_auto_play: Annotated[int | None, documented(FlashAutoPlay)] = None
-    video_state: Annotated[NumericString | None, documented(VideoState)] = None
+    flash_image_ratio: Annotated[int | None, _documented(FlashImageRatio)] = None
+    flash_auto_play: Annotated[int | None, _documented(FlashAutoPlay)] = None
+    video_state: Annotated[NumericString | None, _documented(VideoState)] = None
     # Meaning depends on `encrypt`; see the vendor's table.
     transcode_state: NumericString | None = None
-    video_source_code: Annotated[int | None, documented(VideoSourceCode)] = None
+    video_source_code: Annotated[int | None, _documented(VideoSourceCode)] = None
     video_resolutions: list[VideoResolution] | None = None
 
     # Typed views of the fields the vendor sends as strings.

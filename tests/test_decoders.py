@@ -69,6 +69,21 @@ def test_a_missing_key_is_still_missing() -> None:
     assert str(caught.value) == "Object missing required field `videoId`"
 
 
+@pytest.mark.parametrize("depth", [500, 900])
+def test_regression_a_deep_item_without_its_key_is_invalid_not_a_crash(depth: int) -> None:
+    """Rebuilding the names of a deep item in Python ended in RecursionError: a 500."""
+    deep = b"[" * depth + b"]" * depth
+
+    for value in (b'{"x":' + deep + b"}", b'{"videoId ":"v","x":' + deep + b',"encrypt":"x"}'):
+        with pytest.raises(msgspec.ValidationError) as caught:
+            VIDEOS.decode(value)
+
+        assert str(caught.value) in (
+            "Object missing required field `videoId`",
+            "Expected `int | null`, got `str` - at `$.encrypt`",
+        )
+
+
 def test_not_json_is_a_decode_error() -> None:
     with pytest.raises(msgspec.DecodeError):
         VIDEOS.decode(b'{"videoId ": 4F0A}')
