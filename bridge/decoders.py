@@ -34,15 +34,12 @@ class ItemDecoder(Generic[T]):
             return self._exact.decode(value)
         except msgspec.ValidationError as error:
             try:
-                return self._trimmed(value, error)
-            except RecursionError:
-                # Too deep to rebuild in Python (msgspec itself goes deeper): read as sent.
+                trimmed, changed = _trimmed(msgspec.json.decode(value))
+            except (msgspec.DecodeError, RecursionError):
+                # Too deep, or numbers too long, to rebuild in Python: read as sent.
                 raise error from None
-
-    def _trimmed(self, value: bytes, error: msgspec.ValidationError) -> T:
-        trimmed, changed = _trimmed(msgspec.json.decode(value))
-        if not changed:
-            raise error
+            if not changed:
+                raise error from None
         return msgspec.convert(trimmed, self.type)
 
 

@@ -84,6 +84,14 @@ def test_regression_a_deep_item_without_its_key_is_invalid_not_a_crash(depth: in
         )
 
 
+def test_regression_a_number_too_long_for_python_keeps_its_path() -> None:
+    """The second reading turned a 4301-digit `encrypt` into an error at `$[...]`."""
+    with pytest.raises(msgspec.ValidationError) as caught:
+        VIDEOS.decode(b'{"videoId":"v","encrypt":' + b"9" * 4301 + b"}")
+
+    assert str(caught.value) == "Integer value out of range - at `$.encrypt`"
+
+
 def test_not_json_is_a_decode_error() -> None:
     with pytest.raises(msgspec.DecodeError):
         VIDEOS.decode(b'{"videoId ": 4F0A}')
