@@ -29,11 +29,16 @@ log = logging.getLogger("bridge.app")
 _PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def is_json(content_type: str | None) -> bool:
-    """`application/json`, with or without parameters such as `charset`."""
+# JSON on every route, and text/plain: the platform's Base64 notifications
+# carry it. Either may hold JSON or its Base64 (`bridge.encodings`).
+ACCEPTED_CONTENT_TYPES = ("application/json", "text/plain")
+
+
+def is_accepted(content_type: str | None) -> bool:
+    """One of `ACCEPTED_CONTENT_TYPES`, with or without parameters such as `charset`."""
     if content_type is None:
         return False
-    return content_type.partition(";")[0].strip().lower() == "application/json"
+    return content_type.partition(";")[0].strip().lower() in ACCEPTED_CONTENT_TYPES
 
 
 def topics_of(settings: Settings) -> list[str]:
@@ -107,10 +112,13 @@ class CallbackEndpoint:
         body = await read_body(scope, receive, limit=self.limit, deadlines=self.body_deadlines)
         content_type, context = self._context(scope)
         try:
-            if not is_json(content_type):
+            if not is_accepted(content_type):
                 raise WrongContentType(
-                    f"Content-Type must be application/json, got {content_type or 'none'}"
+                    f"Content-Type must be {' or '.join(ACCEPTED_CONTENT_TYPES)}, "
+                    f"got {content_type or 'none'}"
                 )
+            # `body` stays as received (JSON or Base64): that is what a dead
+            # letter keeps and what a signature covers.
             decoded = records.decode_callback(self.kind, body)
         except CallbackError as error:
             if error.dead_letter:

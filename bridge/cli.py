@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bridge import __version__
 from bridge.config import Settings, SettingsError, load_settings, unknown_variables
+from bridge.kinds import KINDS_BY_NAME, VIDEO_UPLOAD
 
 log = logging.getLogger("bridge")
 
@@ -43,16 +44,26 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.set_defaults(run=serve)
 
     send_cmd = commands.add_parser("send", help="POST a callback body as the platform would")
-    send_cmd.add_argument("file", type=Path, help="a JSON file with the callback body")
+    send_cmd.add_argument("file", type=Path, help="the callback body: JSON, or its Base64")
     send_cmd.add_argument(
-        "--url", help="where to post (default: the video upload route on BRIDGE_HOST:BRIDGE_PORT)"
+        "--kind", choices=KINDS_BY_NAME, default=VIDEO_UPLOAD.name, help="the route to post to"
+    )
+    send_cmd.add_argument(
+        "--url", help="where to post (default: the kind's route on BRIDGE_HOST:BRIDGE_PORT)"
     )
     send_cmd.add_argument("--token", help="sent in X-Callback-Token (default: none)")
     send_cmd.add_argument("--content-type", default="application/json")
     send_cmd.set_defaults(run=send)
 
     consume_cmd = commands.add_parser("consume", help="print the records of a topic")
-    consume_cmd.add_argument("--topic", help="default: BRIDGE_TOPIC_VIDEO_UPLOAD")
+    topic = consume_cmd.add_mutually_exclusive_group()
+    topic.add_argument("--topic", help="default: the topic of --kind")
+    topic.add_argument(
+        "--kind",
+        choices=KINDS_BY_NAME,
+        default=VIDEO_UPLOAD.name,
+        help="read this kind's topic (its BRIDGE_TOPIC_* setting)",
+    )
     consume_cmd.add_argument(
         "--group", help="consumer group: resume where it left off, and commit what is printed"
     )
@@ -72,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     schema_cmd = commands.add_parser(
         "schema", help="print the JSON Schema of record values; write or check the contract"
     )
-    schema_cmd.add_argument("--kind", choices=("video-upload", "material-upload"))
+    schema_cmd.add_argument("--kind", choices=KINDS_BY_NAME)
     action = schema_cmd.add_mutually_exclusive_group()
     action.add_argument(
         "--write", type=Path, metavar="DIR", help="write the AsyncAPI document and schemas"
@@ -130,7 +141,7 @@ def _base_url(settings: Settings) -> str:
 def send(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.client import post
 
-    url = args.url or f"{_base_url(settings)}/callbacks/video-upload"
+    url = args.url or _base_url(settings) + KINDS_BY_NAME[args.kind].route
     try:
         status, text = post(
             url, args.file.read_bytes(), content_type=args.content_type, token=args.token
@@ -149,7 +160,7 @@ def consume(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(
         print_records(
             settings,
-            args.topic or settings.topic_video_upload,
+            args.topic or KINDS_BY_NAME[args.kind].topic_of(settings),
             group=args.group,
             from_beginning=args.from_beginning,
             keys=args.key,

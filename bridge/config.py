@@ -55,6 +55,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
     topic_video_upload: TopicName = "vod.video-upload.v1"
     topic_material_upload: TopicName = "vod.material-upload.v1"
+    topic_video_transcode: TopicName = "vod.video-transcode.v1"
+    topic_media_processing: TopicName = "vod.media-processing.v1"
     topic_dlq: TopicName = "vod.callbacks.dlq.v1"
     create_topics: bool = False
     topic_partitions: Positive = 6

@@ -7,13 +7,15 @@ published contract cannot drift from what the bridge validates.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
 from bridge import __version__, schema
 from bridge.config import Settings
-from bridge.kinds import KINDS, CallbackKind
+from bridge.kinds import KINDS, MATERIAL_UPLOAD, VIDEO_UPLOAD, CallbackKind
+
+T = TypeVar("T", bound=msgspec.Struct)
 
 
 class ContractError(ValueError):
@@ -32,6 +34,14 @@ class CloudEvent(msgspec.Struct, frozen=True, kw_only=True):
     traceparent: str | None = None
 
 
+class Received(msgspec.Struct, Generic[T], frozen=True):
+    """A record of any kind's topic, typed: its CloudEvents attributes and its value
+    (an instance of the kind's `item_type`)."""
+
+    event: CloudEvent
+    value: T
+
+
 class VideoUploaded(msgspec.Struct, frozen=True):
     event: CloudEvent
     video: schema.Video
@@ -40,10 +50,6 @@ class VideoUploaded(msgspec.Struct, frozen=True):
 class MaterialUploaded(msgspec.Struct, frozen=True):
     event: CloudEvent
     material: schema.Material
-
-
-_video = msgspec.json.Decoder(schema.Video)
-_material = msgspec.json.Decoder(schema.Material)
 
 
 def cloud_event(headers: Sequence[tuple[str, bytes]]) -> CloudEvent:
@@ -60,17 +66,31 @@ def cloud_event(headers: Sequence[tuple[str, bytes]]) -> CloudEvent:
         raise ContractError(f"Not a bridge record: {error}") from None
 
 
+def decode_record(
+    kind: CallbackKind, value: bytes, headers: Sequence[tuple[str, bytes]]
+) -> Received[Any]:
+    """A record of `kind`'s topic, typed. Unknown fields of the value are ignored.
+
+    Key names with stray whitespace (the vendor's `"videoId "`) are read as
+    the bridge reads them.
+    """
+    try:
+        return Received(cloud_event(headers), kind.item.decode(value))
+    except msgspec.ValidationError as error:
+        raise ContractError(f"Not a {kind.name} record: {error}") from None
+
+
 def decode_video_record(value: bytes, headers: Sequence[tuple[str, bytes]]) -> VideoUploaded:
     """A record of the video topic, typed. Unknown fields of the value are ignored."""
     try:
-        return VideoUploaded(cloud_event(headers), _video.decode(value))
+        return VideoUploaded(cloud_event(headers), VIDEO_UPLOAD.item.decode(value))
     except msgspec.ValidationError as error:
         raise ContractError(f"Not a video: {error}") from None
 
 
 def decode_material_record(value: bytes, headers: Sequence[tuple[str, bytes]]) -> MaterialUploaded:
     try:
-        return MaterialUploaded(cloud_event(headers), _material.decode(value))
+        return MaterialUploaded(cloud_event(headers), MATERIAL_UPLOAD.item.decode(value))
     except msgspec.ValidationError as error:
         raise ContractError(f"Not a material: {error}") from None
 
@@ -94,7 +114,7 @@ _CLOUD_EVENT_HEADERS: dict[str, tuple[str, dict[str, Any]]] = {
     "ce_source": ("Where the event comes from (BRIDGE_EVENT_SOURCE).", {}),
     "ce_type": ("The event type.", {}),
     "ce_time": ("When the bridge received the callback, RFC 3339 in UTC.", {"format": "date-time"}),
-    "ce_subject": ("The record key: the videoId (material: its id).", {"minLength": 1}),
+    "ce_subject": ("The record key (each channel says which field).", {"minLength": 1}),
     "content-type": ("Always application/json.", {"const": "application/json"}),
     "traceparent": ("W3C trace context of the callback request, when it carried one.", {}),
 }
@@ -105,7 +125,10 @@ _DEAD_LETTER_HEADERS = {
     "dlq_route": "The route that received it, e.g. /callbacks/video-upload.",
     "dlq_received_at": "When it was received, RFC 3339 in UTC.",
     "dlq_status": "The HTTP status answered (200 for an item of a partly accepted callback).",
-    "dlq_scope": "`body`: the whole request body; `item`: one element of the callback's list.",
+    "dlq_scope": (
+        "`body`: the whole request body as received (Base64 if it was sent so); `item`: one "
+        "element of the callback's list."
+    ),
     "content-type": "The request's Content-Type, as sent.",
     "dlq_request_id": "The request id (X-Request-ID), to find the request in the logs.",
     "traceparent": "W3C trace context of the request, when it carried one.",
@@ -133,7 +156,7 @@ def _event_message(kind: CallbackKind) -> dict[str, Any]:
     name = kind.item_type.__name__
     return {
         "name": kind.event_type,
-        "title": f"{name} uploaded",
+        "title": " ".join(kind.event_type.split(".")[-2:]).capitalize(),
         "contentType": "application/json",
         "headers": headers,
         "payload": {"$ref": f"#/components/schemas/{name}"},
@@ -141,7 +164,7 @@ def _event_message(kind: CallbackKind) -> dict[str, Any]:
             "kafka": {
                 "key": {
                     "type": "string",
-                    "description": f"The {kind.key_field} of the {name.lower()}, UTF-8.",
+                    "description": f"The {kind.key_field} of the value, UTF-8.",
                 },
                 "bindingVersion": "0.5.0",
             }
@@ -157,29 +180,29 @@ def asyncapi(settings: Settings | None = None) -> dict[str, Any]:
     messages: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
     for kind in KINDS:
-        name = kind.item_type.__name__
         channel = _camel(kind.name)
-        message = f"{name[0].lower()}{name[1:]}Uploaded"
+        message = _message_name(kind)
         messages[message] = _event_message(kind)
         generated = msgspec.json.schema(kind.item_type)
         schemas.update(generated["$defs"])
         channels[channel] = {
             "address": kind.topic_of(settings),
-            "title": f"{name} uploads",
+            "title": f"{kind.title}s",
             "description": (
-                f"One record per {name.lower()} of each {kind.route} callback, keyed by "
-                f"{kind.key_field}; the value is the element of `{kind.items_path}` exactly as "
-                "the platform sent it. Records with the same key go to the same partition "
-                "(murmur2, as the Java client), so each key's records are in order. Delivery is "
-                "at least once: a callback the platform resends, or one the bridge answered 503 "
-                "but Kafka still stored, appears again with the same value and the same ce_id."
+                f"Records of the {kind.title}s posted to {kind.route}, keyed by {kind.key_field}; "
+                f"each value is {kind.layout.described} exactly as the platform sent it (the "
+                "decoded bytes when it sent URL-safe Base64). Records with the same key go to "
+                "the same partition (murmur2, as the Java client), so each key's records are in "
+                "order. Delivery is at least once: a callback the platform resends, or one the "
+                "bridge answered 503 but Kafka still stored, appears again with the same value "
+                "and the same ce_id."
             ),
             "messages": {message: {"$ref": f"#/components/messages/{message}"}},
         }
         operations[f"receive{channel[0].upper()}{channel[1:]}"] = {
             "action": "receive",
             "channel": {"$ref": f"#/channels/{channel}"},
-            "summary": f"Subscribe with your own consumer group to get every {name.lower()}.",
+            "summary": f"Subscribe with your own consumer group to get every {kind.title}.",
         }
     messages["deadLetter"] = {
         "name": "dead-letter",
@@ -211,7 +234,8 @@ def asyncapi(settings: Settings | None = None) -> dict[str, Any]:
             "title": "Video callback bridge topics",
             "version": __version__,
             "description": (
-                "Records produced from CDNetworks Cloud VoD upload callbacks. Headers follow the "
+                "Records produced from CDNetworks Cloud VoD callbacks and media-processing "
+                "notifications. Headers follow the "
                 "CloudEvents Kafka protocol binding in binary mode. Topic names are the defaults "
                 "and can be changed per deployment."
             ),
@@ -221,6 +245,12 @@ def asyncapi(settings: Settings | None = None) -> dict[str, Any]:
         "operations": operations,
         "components": {"messages": messages, "schemas": schemas},
     }
+
+
+def _message_name(kind: CallbackKind) -> str:
+    """`videoUploaded` for `com.cdnetworks.cloudvod.video.uploaded`."""
+    noun, verb = kind.event_type.split(".")[-2:]
+    return noun + verb.capitalize()
 
 
 def _camel(name: str) -> str:

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import msgspec
 
+from bridge.encodings import NotBase64, from_base64
 from bridge.errors import CallbackError, NotJson, WrongShape
 from bridge.kinds import CallbackKind
 from bridge.logs import utc_now
@@ -61,33 +62,54 @@ def now_rfc3339() -> str:
 def decode_callback(kind: CallbackKind, body: bytes) -> Decoded:
     """Split a body into forwardable items and faulty ones.
 
+    A body that is not JSON is read as URL-safe Base64 of JSON (see
+    `bridge.encodings`); the items are then slices of the decoded bytes.
     Raises `NotJson` or `WrongShape` when the body as a whole is unusable:
-    not JSON, not the documented envelope, or not one forwardable item in it.
+    neither encoding, not the documented shape, or not one forwardable item in it.
     """
+    try:
+        return _decode_json(kind, body)
+    except NotJson as as_json:
+        try:
+            decoded = from_base64(body)
+        except NotBase64 as error:
+            raise NotJson(f"{as_json.message}; nor URL-safe Base64: {error}") from None
+        refusal = as_json.message
+    try:
+        return _decode_json(kind, decoded)
+    except NotJson as error:
+        inner = error.message.removeprefix(_NOT_JSON)
+        raise NotJson(f"{refusal}; nor URL-safe Base64 of JSON: decoded, {inner}") from None
+
+
+_NOT_JSON = "Body is not valid JSON: "
+
+
+def _decode_json(kind: CallbackKind, body: bytes) -> Decoded:
     try:
         # msgspec skips unknown fields without checking their UTF-8, and those
         # bytes are forwarded: check the whole body so every value is valid JSON.
         body.decode()
     except UnicodeDecodeError as error:
-        raise NotJson(f"Body is not valid JSON: invalid UTF-8 at byte {error.start}") from None
+        raise NotJson(f"{_NOT_JSON}invalid UTF-8 at byte {error.start}") from None
     try:
-        envelope = kind.envelope.decode(body)
+        found = kind.layout.items(body)
     except msgspec.ValidationError as error:  # before DecodeError: it is a subclass
         raise _shape_error(str(error), "$") from None
     except msgspec.DecodeError as error:
-        raise NotJson(f"Body is not valid JSON: {error}") from None
+        raise NotJson(f"{_NOT_JSON}{error}") from None
     except RecursionError:
         # msgspec recurses per level of nesting; a body nested about a thousand
         # levels deep would otherwise end the request as a 500.
-        raise NotJson("Body is not valid JSON: nested too deeply") from None
+        raise NotJson(f"{_NOT_JSON}nested too deeply") from None
     items: list[Item] = []
     faults: list[Fault] = []
-    for index, raw in enumerate(kind.items_of(envelope)):
+    for index, raw in enumerate(found):
         value = bytes(raw)
         try:
             items.append(Item(kind.key_of(kind.item.decode(value)), value))
         except msgspec.ValidationError as error:
-            faults.append(_fault(value, str(error), f"{kind.items_path}[{index}]"))
+            faults.append(_fault(value, str(error), kind.layout.item_path(index)))
     if faults and not items:
         first = faults[0]
         raise WrongShape(first.message, path=first.path)

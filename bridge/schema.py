@@ -90,6 +90,10 @@ def _documented(values: type[enum.Enum]) -> msgspec.Meta:
     return msgspec.Meta(description=f"Documented values: {names}. Other values are accepted.")
 
 
+# The other kinds' struct modules describe their enums the same way.
+documented = _documented
+
+
 def number(value: str | int | None) -> int | None:
     """A number the vendor may send as a string; None when absent or not a number."""
     if isinstance(value, int):

@@ -12,6 +12,7 @@ from types import TracebackType
 
 import httpx
 
+from bridge.kinds import KINDS
 from tests.broker import free_port
 from tests.kafka_tools import unique_topic
 
@@ -20,8 +21,7 @@ def fresh_settings(bootstrap: str, **extra: str) -> dict[str, str]:
     """Settings for a bridge on `bootstrap` with topics of its own, created at start-up."""
     return {
         "kafka_bootstrap_servers": bootstrap,
-        "topic_video_upload": unique_topic("video"),
-        "topic_material_upload": unique_topic("material"),
+        **{kind.topic_setting: unique_topic(kind.name) for kind in KINDS},
         "topic_dlq": unique_topic("dlq"),
         "create_topics": "true",
         **extra,

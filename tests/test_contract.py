@@ -13,12 +13,23 @@ from bridge.contract import (
     ContractError,
     asyncapi,
     cloud_event,
+    decode_record,
     decode_video_record,
     documents,
     value_schema,
 )
-from bridge.kinds import MATERIAL_UPLOAD, VIDEO_UPLOAD
+from bridge.kinds import MATERIAL_UPLOAD, MEDIA_PROCESSING, VIDEO_TRANSCODE, VIDEO_UPLOAD
+from bridge.processing import ProcessingNotification
 from bridge.records import Context, decode_callback, records_for
+from bridge.transcoding import TranscodedVideo
+from tests.platform_samples import (
+    NOTIFICATION_BASE64,
+    NOTIFICATION_JSON,
+    PERSISTENT_ID,
+    TRANSCODE_BASE64,
+    TRANSCODE_JSON,
+    TRANSCODED_VIDEO_ID,
+)
 from tests.samples import VIDEO_SAMPLE, item_slices, sample_video
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,6 +98,8 @@ def test_asyncapi_describes_every_topic_with_its_key_and_headers() -> None:
     assert {name: channel["address"] for name, channel in document["channels"].items()} == {
         "videoUpload": "vod.video-upload.v1",
         "materialUpload": "vod.material-upload.v1",
+        "videoTranscode": "vod.video-transcode.v1",
+        "mediaProcessing": "vod.media-processing.v1",
         "deadLetters": "vod.callbacks.dlq.v1",
     }
     video = document["components"]["messages"]["videoUploaded"]
@@ -143,3 +156,93 @@ def test_material_schema_requires_the_id() -> None:
     with pytest.raises(jsonschema.ValidationError):
         validator(MATERIAL_UPLOAD).validate({"name": "logo"})
     validator(MATERIAL_UPLOAD).validate({"id": "m-1", "fileSize": 2048, "total": "x"})
+
+
+@pytest.mark.parametrize(
+    ("kind", "channel", "message", "schema", "event_type"),
+    [
+        (
+            VIDEO_TRANSCODE,
+            "videoTranscode",
+            "videoTranscoded",
+            "TranscodedVideo",
+            "com.cdnetworks.cloudvod.video.transcoded",
+        ),
+        (
+            MEDIA_PROCESSING,
+            "mediaProcessing",
+            "processingNotified",
+            "ProcessingNotification",
+            "com.cdnetworks.media.processing.notified",
+        ),
+    ],
+)
+def test_asyncapi_describes_the_kinds_that_are_not_lists(
+    kind: Any, channel: str, message: str, schema: str, event_type: str
+) -> None:
+    document = asyncapi()
+
+    described = document["components"]["messages"][message]
+    assert described["payload"] == {"$ref": f"#/components/schemas/{schema}"}
+    assert described["headers"]["properties"]["ce_type"]["const"] == event_type
+    assert schema in document["components"]["schemas"]
+    assert document["channels"][channel]["messages"] == {
+        message: {"$ref": f"#/components/messages/{message}"}
+    }
+    assert (
+        f"each value is {kind.layout.described} exactly as"
+        in (document["channels"][channel]["description"])
+    )
+
+
+def test_schemas_accept_the_examples_and_name_the_documented_enums() -> None:
+    data = json.loads(TRANSCODE_JSON)["data"]
+    data["videoId"] = data.pop("videoId ")  # the schema gives names without whitespace
+    validator(VIDEO_TRANSCODE).validate(data)
+    validator(MEDIA_PROCESSING).validate(json.loads(NOTIFICATION_JSON))
+    validator(MEDIA_PROCESSING).validate({"id": "p", "code": 7, "separate": "2"})  # undocumented
+
+    properties = value_schema(MEDIA_PROCESSING)["$defs"]["ProcessingNotification"]["properties"]
+    assert properties["code"]["description"] == (
+        "Documented values: 1 (SOME_RUNNING), 2 (SOME_FAILED), 3 (ALL_SUCCEEDED). "
+        "Other values are accepted."
+    )
+    assert properties["separate"]["description"] == (
+        "Documented values: '0' (ONE_NOTIFICATION), '1' (ONE_OF_SEVERAL). "
+        "Other values are accepted."
+    )
+    url = value_schema(VIDEO_TRANSCODE)["$defs"]["VideoUrl"]["properties"]["urlType"]
+    assert url["description"] == "Documented values: 'PC' (PC). Other values are accepted."
+    with pytest.raises(jsonschema.ValidationError) as caught:
+        validator(MEDIA_PROCESSING).validate({"code": 3})
+    assert caught.value.message == "'id' is a required property"
+
+
+def test_typed_decoders_read_every_kind_with_the_docs_padded_key() -> None:
+    context = Context("/callbacks/video-transcode", "2026-12-01T10:00:00.000Z", "/src")
+    [item] = decode_callback(VIDEO_TRANSCODE, TRANSCODE_BASE64).items
+    [record] = records_for(VIDEO_TRANSCODE, [item], "t", context)
+
+    transcoded = decode_record(VIDEO_TRANSCODE, record.value, record.headers)
+
+    assert isinstance(transcoded.value, TranscodedVideo)
+    assert transcoded.value.video_id == TRANSCODED_VIDEO_ID
+    assert transcoded.value.video_url is not None
+    assert [url.url_type for url in transcoded.value.video_url] == ["PC", "mobile"]
+    assert transcoded.event.type == "com.cdnetworks.cloudvod.video.transcoded"
+    [item] = decode_callback(MEDIA_PROCESSING, NOTIFICATION_BASE64).items
+    [record] = records_for(MEDIA_PROCESSING, [item], "t", context)
+    notified = decode_record(MEDIA_PROCESSING, record.value, record.headers)
+    assert isinstance(notified.value, ProcessingNotification)
+    assert (notified.value.id, notified.value.code, notified.value.separate) == (
+        PERSISTENT_ID,
+        3,
+        0,
+    )
+    assert notified.value.items is not None
+    assert notified.value.items[0].cost_time == 21
+    with pytest.raises(ContractError) as caught:
+        decode_record(MEDIA_PROCESSING, b'{"code":3}', record.headers)
+    assert str(caught.value) == (
+        "Not a media-processing record: Object missing required field `id`"
+    )

@@ -502,6 +502,8 @@ def test_default_configmap(rendered: dict[str, Rendered]) -> None:
         "BRIDGE_KAFKA_REQUEST_TIMEOUT_MS": "15000",
         "BRIDGE_TOPIC_VIDEO_UPLOAD": "vod.video-upload.v1",
         "BRIDGE_TOPIC_MATERIAL_UPLOAD": "vod.material-upload.v1",
+        "BRIDGE_TOPIC_VIDEO_TRANSCODE": "vod.video-transcode.v1",
+        "BRIDGE_TOPIC_MEDIA_PROCESSING": "vod.media-processing.v1",
         "BRIDGE_TOPIC_DLQ": "vod.callbacks.dlq.v1",
         "BRIDGE_CREATE_TOPICS": "false",
         "BRIDGE_TOPIC_PARTITIONS": "6",
@@ -562,6 +564,8 @@ def test_every_setting_reaches_the_bridge(rendered: dict[str, Rendered]) -> None
         kafka_request_timeout_ms=30_000,
         topic_video_upload="ci.video-upload.v1",
         topic_material_upload="ci.material-upload.v1",
+        topic_video_transcode="ci.video-transcode.v1",
+        topic_media_processing="ci.media-processing.v1",
         topic_dlq="ci.callbacks.dlq.v1",
         create_topics=True,
         topic_partitions=12,
@@ -1241,7 +1245,10 @@ def test_notes_with_ingress_give_the_public_url(notes_chart: Path) -> None:
     )
     assert (
         "  Material Upload Callback: https://callbacks.example.com/callbacks/material-upload/<token>\n"
-        in text
+        "  Video Transcoding Callback: "
+        "https://callbacks.example.com/callbacks/video-transcode/<token>\n"
+        "  Media-processing notifyUrl: "
+        "https://callbacks.example.com/callbacks/media-processing/<token>\n" in text
     )
     assert (
         f"The tokens are in the Secret {FULLNAME}, key BRIDGE_AUTH_TOKENS (comma-separated):"

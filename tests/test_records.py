@@ -177,13 +177,30 @@ def test_wrong_shape_names_the_json_path(body: bytes, message: str, path: str) -
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (b"not json", "Body is not valid JSON: JSON is malformed: invalid character (byte 4)"),
-        (b'{"code":200,', "Body is not valid JSON: Input data was truncated"),
-        (b"", "Body is not valid JSON: Input data was truncated"),
-        (b'{"a":"\xff"}', "Body is not valid JSON: invalid UTF-8 at byte 6"),
+        (
+            b"not json",
+            "Body is not valid JSON: JSON is malformed: invalid character (byte 4); "
+            "nor URL-safe Base64: byte 3 (' ') is not a URL-safe Base64 character",
+        ),
+        (
+            b'{"code":200,',
+            "Body is not valid JSON: Input data was truncated; "
+            "nor URL-safe Base64: byte 0 ('{') is not a URL-safe Base64 character",
+        ),
+        (
+            b"",
+            "Body is not valid JSON: Input data was truncated; "
+            "nor URL-safe Base64: the body is empty",
+        ),
+        (
+            b'{"a":"\xff"}',
+            "Body is not valid JSON: invalid UTF-8 at byte 6; "
+            "nor URL-safe Base64: byte 0 ('{') is not a URL-safe Base64 character",
+        ),
         (
             b'{"data":{"videoListInfo":[{"videoId":"\xc3"}]}}',
-            "Body is not valid JSON: invalid UTF-8 at byte 38",
+            "Body is not valid JSON: invalid UTF-8 at byte 38; "
+            "nor URL-safe Base64: byte 0 ('{') is not a URL-safe Base64 character",
         ),
     ],
 )
