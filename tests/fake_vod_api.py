@@ -109,12 +109,15 @@ class FakeVideoApi:
         self.period_seconds = period_seconds
         self.lock = threading.Lock()
         self.calls: collections.deque[float] = collections.deque()
-        self.answers: collections.Counter[int] = collections.Counter()  # by body code
+        self.answers: collections.Counter[int | str] = collections.Counter()  # by body code
         self.throttle_next = 0  # answer this many calls with the rate-limit code
+        self.fail_with: tuple[int | str, str] | None = None  # a vendor error for every call
         self.pages_served = 0
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def __enter__(self) -> FakeVideoApi:
         self._thread.start()
@@ -168,11 +171,13 @@ class FakeVideoApi:
 
     def _answer(
         self, method: str, target: str, headers: dict[str, str], body: bytes
-    ) -> tuple[int, str, tuple[list[bytes], int] | None]:
+    ) -> tuple[int | str, str, tuple[list[bytes], int] | None]:
         lowered = {name.lower(): value for name, value in headers.items()}
         refused = self._check_signature(method, target, lowered, body)
         if refused:
             return 401, refused, None
+        if self.fail_with is not None:
+            return *self.fail_with, None
         if not self._admit():
             return 429, "Request frequency exceeds the limit, please try again later", None
         if urlsplit(target).path != PATH:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -16,7 +18,10 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from bridge import reconcile as runs
+from bridge.config import load_settings
 from bridge.kinds import VIDEO_UPLOAD
+from bridge.reconcile import RunStats
 from tests.fake_vod_api import Catalogue, FakeVideoApi, video, video_id
 from tests.kafka_tools import create_topics, java_partition, read_all, unique_topic
 from tests.servers import BridgeProcess, fresh_settings
@@ -59,6 +64,18 @@ def reconcile(settings: dict[str, str], *args: str) -> Run:
         if line.startswith("{") and json.loads(line)["event"] == "reconciliation run finished":
             stats = json.loads(line)
     return Run(done.returncode, done.stdout, done.stderr, stats)
+
+
+async def reconcile_here(
+    settings: dict[str, str], start: datetime, end: datetime, *, dry_run: bool = False
+) -> tuple[RunStats, list[dict[str, Any]]]:
+    """The same run in this process, with its --dry-run listing: no interpreter to start."""
+    out = io.StringIO()
+    environ = {f"BRIDGE_{name.upper()}": value for name, value in settings.items()}
+    stats = await runs.reconcile(
+        load_settings(environ), runs.Window(start, end), dry_run=dry_run, out=out
+    )
+    return stats, [json.loads(line) for line in out.getvalue().splitlines()]
 
 
 def window_args(start: datetime, end: datetime) -> list[str]:
@@ -111,25 +128,25 @@ async def test_reconcile_produces_exactly_what_the_callbacks_missed(
         await producer.stop()
 
     with BridgeProcess(tmp_path / "bridge.log", **settings) as bridge:
-        for first in range(0, len(delivered), 50):
-            body = VIDEO_UPLOAD.body_for(delivered[first : first + 50])
-            answer = httpx.post(
-                bridge.url + "/callbacks/video-upload",
-                content=body,
-                headers={"Content-Type": "application/json"},
-            )
-            assert answer.status_code == 200, answer.text
+        async with httpx.AsyncClient() as client:
+            for offset in range(0, len(delivered), 50):
+                body = VIDEO_UPLOAD.body_for(delivered[offset : offset + 50])
+                answer = await client.post(
+                    bridge.url + "/callbacks/video-upload",
+                    content=body,
+                    headers={"Content-Type": "application/json"},
+                )
+                assert answer.status_code == 200, answer.text
+
     with FakeVideoApi(catalogue, access_key=ACCESS_KEY, secret_key=SECRET_KEY) as api:
         settings.update(
             vod_api_url=api.url, vod_access_key=ACCESS_KEY, vod_secret_key=SECRET_KEY, **FAST_API
         )
 
-        dry = reconcile(settings, *window_args(start, end), "--dry-run")
-        assert dry.code == 0, dry.stderr
-        assert sorted(json.loads(line)["videoId"] for line in dry.stdout.splitlines()) == sorted(
-            missed
-        )
-        assert {json.loads(line)["reason"] for line in dry.stdout.splitlines()} == {"missing"}
+        dry, listing = await reconcile_here(settings, start, end, dry_run=True)
+        assert (dry.complete, dry.produced) == (True, 50)
+        assert sorted(line["videoId"] for line in listing) == sorted(missed)
+        assert {line["reason"] for line in listing} == {"missing"}
         assert len(await read_all(kafka_bootstrap, topic)) == 951
 
         first = reconcile(settings, *window_args(start, end))
@@ -158,18 +175,18 @@ async def test_reconcile_produces_exactly_what_the_callbacks_missed(
         # The callback path's records carry no origin header.
         assert len([r for r in records if "ce_origin" in dict(r.headers)]) == 50
 
-        second = reconcile(settings, *window_args(start, end))
-        assert second.code == 0, second.stderr
-        assert (second.stats["produced"], second.stats["already_present"]) == (0, 1000)
+        second, _ = await reconcile_here(settings, start, end)
+        assert (second.complete, second.produced, second.already_present) == (True, 0, 1000)
         assert len(await read_all(kafka_bootstrap, topic)) == 1001
 
         edited_id = video_id(delivered[3])
         edited = catalogue.update(edited_id, updateTime=str(int(time.time())), videoName="renamed")
-        third = reconcile(settings, *window_args(start, end))
-        fourth = reconcile(settings, *window_args(start, end))
+        third, newer = await reconcile_here(settings, start, end, dry_run=True)
+        fourth, _ = await reconcile_here(settings, start, end)
+        fifth, _ = await reconcile_here(settings, start, end)
 
-    assert (third.code, third.stats["produced"]) == (0, 1), third.stderr
-    assert (fourth.code, fourth.stats["produced"]) == (0, 0), fourth.stderr
+    assert newer == [{"videoId": edited_id, "reason": "newer"}]
+    assert (third.produced, fourth.produced, fifth.produced) == (1, 1, 0)
     records = await read_all(kafka_bootstrap, topic)
     assert len(records) == 1002
     latest = by_key(records)[edited_id]
@@ -177,7 +194,7 @@ async def test_reconcile_produces_exactly_what_the_callbacks_missed(
 
 
 async def test_rate_limit_answers_slow_the_run_and_it_completes(
-    kafka_bootstrap: str, window: tuple[datetime, datetime]
+    kafka_bootstrap: str, window: tuple[datetime, datetime], caplog: pytest.LogCaptureFixture
 ) -> None:
     start, end = window
     topic = unique_topic("video")
@@ -194,21 +211,19 @@ async def test_rate_limit_answers_slow_the_run_and_it_completes(
             "vod_auth_scheme": "cnc",
             **FAST_API,
         }
-        run = reconcile(settings, *window_args(start, end))
+        with caplog.at_level(logging.WARNING, logger="bridge.vod"):
+            stats, _ = await reconcile_here(settings, start, end)
 
         assert api.answers[429] == 5
-    assert run.code == 0, run.stderr
     waits = [
-        json.loads(line)["retry_in_seconds"]
-        for line in run.stderr.splitlines()
-        if '"video API call failed; retrying"' in line
+        (record.getMessage(), getattr(record, "retry_in_seconds", None))
+        for record in caplog.records
     ]
-    assert waits == [0.01, 0.02, 0.04, 0.08, 0.16]
-    assert {k: run.stats[k] for k in ("produced", "api_calls", "api_rate_limited")} == {
-        "produced": 200,
-        "api_calls": 10,
-        "api_rate_limited": 5,
-    }
+    assert waits == [
+        ("video API call failed; retrying", wait) for wait in (0.01, 0.02, 0.04, 0.08, 0.16)
+    ]
+    assert stats.complete is True
+    assert (stats.produced, stats.api_calls, stats.api_rate_limited) == (200, 10, 5)
     assert sorted(r.key.decode() for r in await read_all(kafka_bootstrap, topic)) == sorted(
         video_id(item) for item in catalogue.items()
     )

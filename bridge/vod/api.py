@@ -15,7 +15,7 @@ import re
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -88,9 +88,17 @@ def api_time(moment: datetime, zone: tzinfo) -> str:
 class CallWindow:
     """At most `calls` calls in any `period` seconds: a sliding log of the last calls."""
 
-    def __init__(self, calls: int, period: float) -> None:
+    def __init__(
+        self,
+        calls: int,
+        period: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._calls = calls
         self._period = period
+        self._clock = clock
+        self._sleep = sleep
         self._recent: collections.deque[float] = collections.deque(maxlen=calls)
 
     @property
@@ -100,10 +108,10 @@ class CallWindow:
 
     async def acquire(self) -> None:
         if len(self._recent) == self._calls:
-            wait = self._recent[0] + self._period - time.monotonic()
+            wait = self._recent[0] + self._period - self._clock()
             if wait > 0:
-                await asyncio.sleep(wait)
-        self._recent.append(time.monotonic())
+                await self._sleep(wait)
+        self._recent.append(self._clock())
 
 
 @dataclass
