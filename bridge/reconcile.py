@@ -190,6 +190,11 @@ def _update_time(value: bytes) -> int:
     return _NEVER if found is None else found
 
 
+# Records sent and not yet acknowledged before the run waits for them: listing goes on
+# while Kafka acknowledges, and what is held stays bounded.
+_MAX_UNACKNOWLEDGED = 1000
+
+
 class _Sink:
     """Where a run's records go: the topic, or a listing on stdout with `--dry-run`."""
 
@@ -198,6 +203,7 @@ class _Sink:
         self._dry_run = dry_run
         self._out = out
         self._producer: AIOKafkaProducer | None = None
+        self._unacknowledged: list[Awaitable[Any]] = []
 
     async def __aenter__(self) -> _Sink:
         if not self._dry_run:
@@ -210,9 +216,19 @@ class _Sink:
             self._producer = producer
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._producer is not None:
+    async def __aexit__(self, kind: type[BaseException] | None, *exc_info: object) -> None:
+        if self._producer is None:
+            return
+        try:
+            if kind is None:
+                await self._acknowledged()
+        finally:
             await self._producer.stop()
+
+    async def _acknowledged(self) -> None:
+        """Every record sent so far acknowledged (acks=all); raises the first failure."""
+        pending, self._unacknowledged = self._unacknowledged, []
+        await asyncio.gather(*pending)
 
     async def put(self, records: list[OutgoingRecord], reasons: list[str]) -> None:
         if self._producer is None:
@@ -221,11 +237,11 @@ class _Sink:
                 self._out.write(msgspec.json.encode(line).decode() + "\n")
             self._out.flush()
             return
-        sent: list[Awaitable[Any]] = [
-            await self._producer.send(r.topic, r.value, key=r.key, headers=r.headers)
-            for r in records
-        ]
-        await asyncio.gather(*sent)  # every record acknowledged (acks=all) before going on
+        for r in records:
+            sent = await self._producer.send(r.topic, r.value, key=r.key, headers=r.headers)
+            self._unacknowledged.append(sent)
+        if len(self._unacknowledged) >= _MAX_UNACKNOWLEDGED:
+            await self._acknowledged()
 
 
 async def reconcile(
@@ -248,6 +264,8 @@ async def reconcile(
         raise ReconcileError(str(error)) from None
     except KafkaError as error:
         raise ReconcileError(f"kafka: {type(error).__name__}: {error}") from None
+    except LookupError as error:  # the topic does not exist
+        raise ReconcileError(str(error)) from None
     finally:
         stats.api_calls = counts.calls
         stats.api_errors = counts.errors
