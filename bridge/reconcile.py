@@ -166,7 +166,8 @@ async def newest_in_topic(
                 left[tp] = ends[tp]
         newest: dict[bytes, int] = {}
         while left:
-            for tp, batch in (await consumer.getmany(*left, timeout_ms=1000)).items():
+            fetched = await consumer.getmany(*left, timeout_ms=1000, max_records=5000)
+            for tp, batch in fetched.items():
                 for record in batch:
                     if record.offset >= left.get(tp, 0) or record.key is None:
                         continue

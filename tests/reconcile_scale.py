@@ -4,7 +4,8 @@ Starts a broker of its own, fills the video-upload topic with all but a share of
 a synthetic catalogue (as if their callbacks had arrived), then times
 `bridge reconcile` over the window twice and prints its figures as JSON:
 
-    .venv/bin/python -m tests.reconcile_scale --videos 100000 --missing 5000
+    make reconcile-scale
+    .venv/bin/python -m tests.reconcile_scale --videos 100000 --missing 5000   # the same
 
 Outside `make test`: at 100,000 videos it runs for minutes. The figures are in
 docs/reconciliation.md.
