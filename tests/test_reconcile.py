@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -84,6 +86,16 @@ def test_the_origin_is_a_cloudevents_extension_the_typed_decoder_reads() -> None
 KEYS = {"BRIDGE_VOD_ACCESS_KEY": "ak", "BRIDGE_VOD_SECRET_KEY": "sk"}
 
 
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    """The command configures the root logger onto a stream pytest closes: put it back."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 @pytest.mark.parametrize(
     ("environ", "args", "code", "line"),
     [
@@ -134,6 +146,7 @@ KEYS = {"BRIDGE_VOD_ACCESS_KEY": "ak", "BRIDGE_VOD_SECRET_KEY": "sk"}
         ),
     ],
 )
+@pytest.mark.usefixtures("root_logging")
 def test_the_command_refuses_in_one_line(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],

@@ -116,13 +116,13 @@ async def test_reconcile_produces_exactly_what_the_callbacks_missed(
     settings = fresh_settings(kafka_bootstrap, allow_unauthenticated="true")
     topic = settings["topic_video_upload"]
     await create_topics(kafka_bootstrap, topic, partitions=3)
-    # First in the topic, a record of a missed video from long before the window and its
-    # slack: not read, so the video is still produced.
+    # First in the topic, a record of a missed video from before the window and its slack
+    # (within the broker's retention): not read, so the video is still produced.
     old = next(item for item in items if video_id(item) in missed)
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
     await producer.start()
     try:
-        long_ago = int((start - timedelta(days=1)).timestamp() * 1000)
+        long_ago = int((start - timedelta(hours=1)).timestamp() * 1000)
         await producer.send_and_wait(topic, old, key=video_id(old).encode(), timestamp_ms=long_ago)
     finally:
         await producer.stop()
