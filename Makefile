@@ -73,3 +73,8 @@ bench: $(VENV)/.bench-installed kafka-jars ## measure the bridge against its cei
 
 bench-soak: $(VENV)/.bench-installed kafka-jars ## the bridge at 50% of its maximum for BENCH_SOAK_SECONDS (300): is its memory flat?
 	$(BIN)/python -m tests.bench --soak $${BENCH_SOAK_SECONDS:-300} $(BENCH_ARGS)
+
+.PHONY: reconcile-scale
+
+reconcile-scale: install kafka-jars ## bridge reconcile over RECONCILE_VIDEOS (100000) videos against the fake API (docs/reconciliation.md)
+	$(BIN)/python -m tests.reconcile_scale --videos $${RECONCILE_VIDEOS:-100000} --missing $${RECONCILE_MISSING:-5000}

@@ -113,6 +113,24 @@ def _parser() -> argparse.ArgumentParser:
     replay_cmd.add_argument("--token", help="default: the first of BRIDGE_AUTH_TOKENS")
     replay_cmd.add_argument("--force", action="store_true", help="replay even if done before")
     replay_cmd.set_defaults(run=dlq_replay)
+
+    reconcile_cmd = commands.add_parser(
+        "reconcile", help="produce the videos the video API lists that the topic lacks"
+    )
+    span = reconcile_cmd.add_mutually_exclusive_group(required=True)
+    span.add_argument("--since", metavar="RFC3339", help="window start, e.g. 2026-12-01T10:00:00Z")
+    span.add_argument("--lookback", metavar="DURATION", help="the window ends now, e.g. 2h")
+    reconcile_cmd.add_argument("--until", metavar="RFC3339", help="window end (default: now)")
+    reconcile_cmd.add_argument(
+        "--dry-run", action="store_true", help="print what would be produced; produce nothing"
+    )
+    reconcile_cmd.add_argument(
+        "--every", metavar="DURATION", help="run forever, one --lookback window per period"
+    )
+    reconcile_cmd.add_argument(
+        "--metrics-port", type=int, metavar="PORT", help="with --every: serve /metrics here"
+    )
+    reconcile_cmd.set_defaults(run=reconcile)
     return parser
 
 
@@ -268,3 +286,43 @@ def _forwarded_all(answer_text: str) -> bool:
     except msgspec.DecodeError:
         return False
     return answer.code == 200 and answer.dead_lettered == 0
+
+
+def reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+
+    from bridge import reconcile as runs
+    from bridge.logs import configure_logging
+    from bridge.vod.api import VideoApi
+
+    configure_logging(settings.log_level)
+    try:
+        VideoApi(settings)  # the API's settings, checked before anything is read
+    except SettingsError as error:
+        print(f"bridge: {error}", file=sys.stderr)
+        return 2
+    if args.every is not None:
+        if args.lookback is None:
+            raise ValueError("--every needs --lookback: each run covers the last DURATION")
+        metrics = runs.ReconcileMetrics()
+        if args.metrics_port is not None:
+            from prometheus_client import start_http_server
+
+            start_http_server(args.metrics_port, registry=metrics.registry)
+        every = runs.duration(args.every)
+        lookback = runs.duration(args.lookback)
+        asyncio.run(runs.every(settings, every, lookback, dry_run=args.dry_run, metrics=metrics))
+        return 0
+    if args.lookback is not None:
+        if args.until is not None:
+            raise ValueError("--until goes with --since; --lookback windows end now")
+        window = runs.lookback_window(runs.duration(args.lookback))
+    else:
+        until = runs.instant(args.until) if args.until else datetime.now(UTC)
+        window = runs.Window(runs.instant(args.since), until)
+    try:
+        stats = asyncio.run(runs.reconcile(settings, window, dry_run=args.dry_run))
+    except runs.ReconcileError as error:
+        print(f"bridge: reconcile failed: {error}", file=sys.stderr)
+        return 1
+    return 0 if stats.complete else 1

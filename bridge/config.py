@@ -100,6 +100,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     trusted_proxies: tuple[str, ...] = ()
     allow_unauthenticated: bool = False
 
+    # Reconciliation with the video API (`bridge reconcile`, docs/reconciliation.md).
+    vod_api_url: Annotated[str, msgspec.Meta(pattern=r"^https?://[^/?#]+$")] = (
+        "https://api.cloudv.haplat.net"
+    )
+    vod_access_key: str = ""
+    vod_secret_key: str = ""
+    vod_auth_scheme: Literal["ws3", "cnc"] = "ws3"
+    # The zone of the API's "YYYY-MM-DD hh:mm:ss" times: an IANA name or +HH:MM. Undocumented;
+    # the platform (Wangsu) runs on China Standard Time.
+    vod_api_timezone: Annotated[str, msgspec.Meta(min_length=1)] = "+08:00"
+    # The documented limit is 300 calls per 5 minutes per account, shared by every caller.
+    vod_api_rate_limit: Positive = 300
+    vod_api_rate_share: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.1
+    vod_api_timeout_seconds: Seconds = 10.0
+    vod_api_retries: Annotated[int, msgspec.Meta(ge=0)] = 8
+    # Topic records are read from this long before the window's start.
+    reconcile_slack_seconds: Annotated[float, msgspec.Meta(ge=0)] = 600.0
+
     @property
     def kafka_max_request_bytes(self) -> int:
         """Room for the largest record: a whole body kept as a dead letter, plus headers."""
@@ -114,6 +132,7 @@ SECRET_FIELDS = frozenset(
         "vendor_keys",
         "kafka_sasl_password",
         "kafka_ssl_key_password",
+        "vod_secret_key",
     }
 )
 

@@ -32,6 +32,8 @@ class CloudEvent(msgspec.Struct, frozen=True, kw_only=True):
     subject: str
     specversion: str = "1.0"
     traceparent: str | None = None
+    # Extension attribute: "reconciliation" on records `bridge reconcile` produced.
+    origin: str | None = None
 
 
 class Received(msgspec.Struct, Generic[T], frozen=True):
@@ -117,7 +119,13 @@ _CLOUD_EVENT_HEADERS: dict[str, tuple[str, dict[str, Any]]] = {
     "ce_subject": ("The record key (each channel says which field).", {"minLength": 1}),
     "content-type": ("Always application/json.", {"const": "application/json"}),
     "traceparent": ("W3C trace context of the callback request, when it carried one.", {}),
+    "ce_origin": (
+        "CloudEvents extension: `reconciliation` when `bridge reconcile` produced the record "
+        "from the video API because no callback had brought it; absent on the callback path.",
+        {"const": "reconciliation"},
+    ),
 }
+_OPTIONAL_HEADERS = ("traceparent", "ce_origin")
 
 _DEAD_LETTER_HEADERS = {
     "dlq_reason": "Why the input could not be forwarded, with the JSON path of the fault.",
@@ -152,7 +160,7 @@ def _event_message(kind: CallbackKind) -> dict[str, Any]:
         {name: rule for name, (_, rule) in _CLOUD_EVENT_HEADERS.items()},
     )
     headers["properties"]["ce_type"]["const"] = kind.event_type
-    headers["required"] = [name for name in _CLOUD_EVENT_HEADERS if name != "traceparent"]
+    headers["required"] = [name for name in _CLOUD_EVENT_HEADERS if name not in _OPTIONAL_HEADERS]
     name = kind.item_type.__name__
     return {
         "name": kind.event_type,

@@ -52,6 +52,7 @@ CI_VARIANTS = [
     "kafka-tls-pem",
     "networkpolicy",
     "pdb",
+    "reconcile",
     "servicemonitor",
 ]
 VARIANTS = ["default", *CI_VARIANTS]
@@ -62,6 +63,8 @@ SECRET_SETTINGS = [
     "kafka_sasl_username",
     "kafka_sasl_password",
     "kafka_ssl_key_password",
+    "vod_access_key",
+    "vod_secret_key",
 ]
 SELECTOR = {
     "app.kubernetes.io/name": "video-callback-bridge",
@@ -242,6 +245,7 @@ WITH_SECRET = sorted([*BASE, ("Secret", FULLNAME)])
         ("kafka-tls-pem", sorted([*WITH_SECRET, ("Secret", f"{FULLNAME}-kafka-tls")])),
         ("networkpolicy", sorted([*WITH_SECRET, ("NetworkPolicy", FULLNAME)])),
         ("pdb", sorted([*WITH_SECRET, ("PodDisruptionBudget", FULLNAME)])),
+        ("reconcile", sorted([*WITH_SECRET, ("CronJob", f"{FULLNAME}-reconcile")])),
         ("servicemonitor", sorted([*WITH_SECRET, ("ServiceMonitor", FULLNAME)])),
     ],
 )
@@ -528,6 +532,14 @@ def test_default_configmap(rendered: dict[str, Rendered]) -> None:
         "BRIDGE_ALLOWED_CIDRS": "",
         "BRIDGE_TRUSTED_PROXIES": "",
         "BRIDGE_ALLOW_UNAUTHENTICATED": "false",
+        "BRIDGE_VOD_API_URL": "https://api.cloudv.haplat.net",
+        "BRIDGE_VOD_AUTH_SCHEME": "ws3",
+        "BRIDGE_VOD_API_TIMEZONE": "+08:00",
+        "BRIDGE_VOD_API_RATE_LIMIT": "300",
+        "BRIDGE_VOD_API_RATE_SHARE": "0.1",
+        "BRIDGE_VOD_API_TIMEOUT_SECONDS": "10",
+        "BRIDGE_VOD_API_RETRIES": "8",
+        "BRIDGE_RECONCILE_SLACK_SECONDS": "600",
     }
     assert load_settings(data) == Settings(host="0.0.0.0")
     assert unknown_variables(data) == []
@@ -593,6 +605,16 @@ def test_every_setting_reaches_the_bridge(rendered: dict[str, Rendered]) -> None
         allowed_cidrs=("203.0.113.0/24", "198.51.100.7/32"),
         trusted_proxies=("10.0.0.0/8",),
         allow_unauthenticated=True,
+        vod_api_url="https://api.cdnetworks.com",
+        vod_access_key="ci-vod-access-key",
+        vod_secret_key="ci-vod-secret-key",
+        vod_auth_scheme="cnc",
+        vod_api_timezone="Asia/Shanghai",
+        vod_api_rate_limit=600,
+        vod_api_rate_share=0.25,
+        vod_api_timeout_seconds=20.0,
+        vod_api_retries=4,
+        reconcile_slack_seconds=900.0,
     )
     assert objects.container["ports"] == [
         {"name": "http", "containerPort": 9000, "protocol": "TCP"}
@@ -629,6 +651,8 @@ def test_credentials_stay_out_of_the_configmap(rendered: dict[str, Rendered]) ->
         "BRIDGE_KAFKA_SASL_USERNAME": "vcb-ci-user",
         "BRIDGE_KAFKA_SASL_PASSWORD": "ci-sasl-password",
         "BRIDGE_KAFKA_SSL_KEY_PASSWORD": "ci-key-password",
+        "BRIDGE_VOD_ACCESS_KEY": "ci-vod-access-key",
+        "BRIDGE_VOD_SECRET_KEY": "ci-vod-secret-key",
     }
     for value in decoded(secret).values():
         for part in value.split(","):
@@ -1317,3 +1341,46 @@ def test_recreate_strategy_and_an_existing_service_account() -> None:
     assert not objects.has("ServiceAccount")
     for manifest in objects:
         kubernetes_validate.validate(manifest, KUBERNETES_VERSIONS[-1], strict=True)
+
+
+# -- reconciliation --------------------------------------------------------------------------------
+
+
+def test_reconcile_cronjob_runs_the_lookback_with_the_bridges_settings(
+    rendered: dict[str, Rendered],
+) -> None:
+    objects = rendered["reconcile"]
+    cronjob = objects.one("CronJob", f"{FULLNAME}-reconcile")
+    job = cronjob["spec"]["jobTemplate"]["spec"]
+    pod = job["template"]["spec"]
+    [container] = pod["containers"]
+
+    assert (cronjob["spec"]["schedule"], cronjob["spec"]["timeZone"]) == ("*/10 * * * *", "Etc/UTC")
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    assert container["args"] == ["reconcile", "--lookback", "1h30m"]
+    assert container["envFrom"] == objects.container["envFrom"]
+    assert container["env"] == objects.container["env"]
+    assert [e["name"] for e in container["env"]] == [
+        "BRIDGE_VOD_ACCESS_KEY",
+        "BRIDGE_VOD_SECRET_KEY",
+    ]
+    assert container["securityContext"] == objects.container["securityContext"]
+    assert pod["restartPolicy"] == "Never"
+    labels = job["template"]["metadata"]["labels"]
+    assert {k: labels[k] for k in SELECTOR} != SELECTOR
+    environ = {**objects.one("ConfigMap")["data"], **decoded(objects.one("Secret"))}
+    settings = load_settings(environ)
+    assert (settings.vod_auth_scheme, settings.vod_api_url) == ("cnc", "https://api.cdnetworks.com")
+    assert (settings.vod_access_key, settings.vod_secret_key) == (
+        "ci-vod-access-key",
+        "ci-vod-secret-key",
+    )
+
+
+def test_reconcile_is_off_by_default_and_needs_the_api_credentials(
+    rendered: dict[str, Rendered],
+) -> None:
+    assert not rendered["default"].has("CronJob")
+    assert "reconcile.enabled needs secrets.vod_access_key and secrets.vod_secret_key" in (
+        template_error("--set", "reconcile.enabled=true")
+    )

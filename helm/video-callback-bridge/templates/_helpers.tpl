@@ -160,7 +160,7 @@ The credentials the chart's own Secret holds: setting name -> value, only those 
 The credential settings read from a Secret, in a fixed order.
 */}}
 {{- define "video-callback-bridge.secretSettings" -}}
-auth_tokens hmac_secrets vendor_keys kafka_sasl_username kafka_sasl_password kafka_ssl_key_password
+auth_tokens hmac_secrets vendor_keys kafka_sasl_username kafka_sasl_password kafka_ssl_key_password vod_access_key vod_secret_key
 {{- end }}
 
 {{/*
@@ -228,5 +228,31 @@ Checks of combinations the schema cannot express; each stops the release with on
 {{- end }}
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
 {{- fail (printf "autoscaling.minReplicas (%v) is greater than autoscaling.maxReplicas (%v)" .Values.autoscaling.minReplicas .Values.autoscaling.maxReplicas) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The container's environment besides the ConfigMap: each credential from the Secret, and
+extraEnv. Shared by the Deployment and the reconcile CronJob.
+*/}}
+{{- define "video-callback-bridge.env" -}}
+{{- $secretName := include "video-callback-bridge.secretName" . }}
+{{- $secretValues := include "video-callback-bridge.secretValues" . | fromYaml }}
+{{- if $secretName }}
+{{- range splitList " " (include "video-callback-bridge.secretSettings" .) }}
+{{- if or $.Values.secrets.existingSecret (hasKey $secretValues .) }}
+- name: BRIDGE_{{ upper . }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secretName }}
+      key: BRIDGE_{{ upper . }}
+      {{- if $.Values.secrets.existingSecret }}
+      optional: true
+      {{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
 {{- end }}
 {{- end }}

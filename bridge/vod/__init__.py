@@ -1,0 +1,1 @@
+"""The platform's video API: request signing (`signer`) and GetVideoList (`api`)."""
