@@ -64,7 +64,7 @@ class ClientCredentialsTokenProvider(AbstractTokenProvider):  # type: ignore[mis
         if self._scope:
             form["scope"] = self._scope
         credentials = ":".join(
-            urllib.parse.quote(part, safe="") for part in (self._client_id, self._client_secret)
+            urllib.parse.quote_plus(part) for part in (self._client_id, self._client_secret)
         )
         request = urllib.request.Request(  # noqa: S310 - the scheme is checked in config.py
             self._endpoint,

@@ -221,9 +221,6 @@ start_node() {
       "$(nth "$KAFKA_CLUSTER_CONTROLLER_PORTS" "$node")"; do
     port_open "$p" && die "port 127.0.0.1:$p of node $node is in use by another process"
   done
-  mkdir -p -- "$dir/data"
-  render_config "$node"
-  format_node "$node"
   local -a heap cmd
   read -r -a heap <<<"$HEAP"
   cmd=(java "${heap[@]}" "${JVM_FLAGS[@]}" "-Dlog4j2.configurationFile=$LOG4J_CONFIG"
@@ -237,25 +234,33 @@ start_node() {
   say "started node $node (pid $pid)"
 }
 
-stop_node() {
-  local node=$1 pid deadline
-  if ! pid=$(running_pid "$node"); then
+# Stop the given nodes together: one by one, the last would wait for a
+# controller quorum that the others took away.
+stop_nodes() {
+  local node pid deadline
+  local -a pids=() names=()
+  for node in "$@"; do
+    if pid=$(running_pid "$node"); then
+      kill -TERM "$pid" 2>/dev/null || true
+      kill -CONT "$pid" 2>/dev/null || true  # a frozen JVM acts on SIGTERM once it runs
+      pids+=("$pid")
+      names+=("$node")
+    fi
     rm -f -- "$(node_dir "$node")/kafka.pid"
-    return 0
-  fi
-  kill -TERM "$pid" 2>/dev/null || true
-  kill -CONT "$pid" 2>/dev/null || true
-  deadline=$((SECONDS + STOP_TIMEOUT))
-  while ! pid_gone "$pid" && ((SECONDS < deadline)); do
-    sleep 0.2
   done
-  if ! pid_gone "$pid"; then
-    say "node $node (pid $pid) did not stop within ${STOP_TIMEOUT}s; sending SIGKILL" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-    while ! pid_gone "$pid"; do sleep 0.1; done
-  fi
-  rm -f -- "$(node_dir "$node")/kafka.pid"
-  say "stopped node $node (pid $pid)"
+  deadline=$((SECONDS + STOP_TIMEOUT))
+  local i
+  for i in "${!pids[@]}"; do
+    while ! pid_gone "${pids[$i]}" && ((SECONDS < deadline)); do
+      sleep 0.2
+    done
+    if ! pid_gone "${pids[$i]}"; then
+      say "node ${names[$i]} (pid ${pids[$i]}) did not stop within ${STOP_TIMEOUT}s; sending SIGKILL" >&2
+      kill -KILL "${pids[$i]}" 2>/dev/null || true
+      while ! pid_gone "${pids[$i]}"; do sleep 0.1; done
+    fi
+    say "stopped node ${names[$i]} (pid ${pids[$i]})"
+  done
 }
 
 # --------------------------------------------------------------------------
@@ -293,15 +298,18 @@ all_in_sync() {
 }
 
 wait_ready() {
-  local deadline=$((SECONDS + START_TIMEOUT)) node
+  local deadline=$((SECONDS + START_TIMEOUT)) node listening
   while ((SECONDS < deadline)); do
+    listening=1
     for node in "${NODES[@]}"; do
       if ! running_pid "$node" >/dev/null; then
         tail -n 20 -- "$(node_dir "$node")/kafka.out" "$(node_dir "$node")/kafka.log" >&2 || true
         die "node $node exited during start-up (see $(node_dir "$node")/kafka.log)"
       fi
+      port_open "$(nth "$KAFKA_CLUSTER_TOOLS_PORTS" "$node")" || listening=0
     done
-    if all_unfenced && all_in_sync; then
+    # Asking a JVM tool costs a second or two: only once every node listens.
+    if ((listening)) && all_unfenced && all_in_sync; then
       return 0
     fi
     sleep 0.5
@@ -367,8 +375,21 @@ cmd_up() {
   fi
   write_probe_config
   local node
+  local -a stopped=() formatting=()
   for node in "${NODES[@]}"; do
-    running_pid "$node" >/dev/null || start_node "$node"
+    running_pid "$node" >/dev/null || stopped+=("$node")
+  done
+  for node in "${stopped[@]}"; do
+    mkdir -p -- "$(node_dir "$node")/data"
+    render_config "$node"
+    format_node "$node" &  # a JVM each: side by side
+    formatting+=($!)
+  done
+  for node in "${formatting[@]}"; do
+    wait "$node" || die "formatting failed"
+  done
+  for node in "${stopped[@]}"; do
+    start_node "$node"
   done
   wait_ready
   provision
@@ -379,17 +400,14 @@ cmd_up() {
 cmd_down() {
   [[ -d $DIR ]] || { say "not running"; return 0; }
   paths
-  local node
-  for node in "${NODES[@]}"; do
-    stop_node "$node"
-  done
+  stop_nodes "${NODES[@]}"
 }
 
 cmd_stop() {
   [[ $1 =~ ^[123]$ ]] || die "no node '$1': nodes are 1, 2 and 3"
   [[ -d $DIR ]] || return 0
   paths
-  stop_node "$1"
+  stop_nodes "$1"
 }
 
 cmd_status() {
