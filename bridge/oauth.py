@@ -37,6 +37,9 @@ class TokenError(KafkaError):  # type: ignore[misc]
     A KafkaError, so that aiokafka treats it as a failed connection and retries.
     """
 
+    def __str__(self) -> str:
+        return str(self.args[0])  # without the class name KafkaError puts first
+
 
 class ClientCredentialsTokenProvider(AbstractTokenProvider):  # type: ignore[misc]
     """OAuth 2.0 client credentials grant (RFC 6749 4.4), the client authenticated with

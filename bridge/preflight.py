@@ -86,7 +86,7 @@ async def refusal(settings: Settings, options: dict[str, Any]) -> str | None:
                 f"{_who(settings)} at {host}:{port}: {error}"
             )
         except TokenError as error:
-            return str(error.args[0])  # without the class name KafkaError puts first
+            return str(error)
         except UnsupportedSaslMechanismError as error:
             return (
                 f"kafka broker {host}:{port} does not offer BRIDGE_KAFKA_SASL_MECHANISM="

@@ -72,8 +72,7 @@ class TokenEndpoint:
             return 404, {"error": "not_found"}
         if content_type.split(";")[0].strip() != "application/x-www-form-urlencoded":
             return 400, {"error": "invalid_request", "error_description": "not a form"}
-        expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
-        if headers.get("Authorization") != f"Basic {expected}":
+        if self._client(headers.get("Authorization", "")) != (self.client_id, self.client_secret):
             self.refused += 1
             return 401, {"error": "invalid_client", "error_description": "bad client credentials"}
         if form.get("grant_type") != "client_credentials":
@@ -81,6 +80,18 @@ class TokenEndpoint:
         self.grants.append(form)
         token = unsecured_jwt(self.subject, self.lifetime, scope=form.get("scope", ""))
         return 200, {"access_token": token, "token_type": "Bearer", "expires_in": self.lifetime}
+
+    @staticmethod
+    def _client(authorization: str) -> tuple[str, str] | None:
+        """HTTP Basic of the form-encoded client id and secret (RFC 6749 2.3.1)."""
+        scheme, _, credentials = authorization.partition(" ")
+        if scheme != "Basic":
+            return None
+        try:
+            client_id, _, secret = base64.b64decode(credentials).decode().partition(":")
+        except ValueError:
+            return None
+        return urllib.parse.unquote_plus(client_id), urllib.parse.unquote_plus(secret)
 
     def __enter__(self) -> TokenEndpoint:
         self._thread.start()

@@ -20,7 +20,8 @@ from tests.oauth_server import TokenEndpoint, unsecured_jwt
 from tests.samples import SAMPLE_VIDEO_IDS, VIDEO_SAMPLE, item_slices
 from tests.servers import BridgeProcess
 
-pytestmark = pytest.mark.kafka
+# The first test to ask for the cluster waits for it to start (minutes on a busy machine).
+pytestmark = [pytest.mark.kafka, pytest.mark.timeout(900)]
 
 CLIENT_ID = "video-callback-bridge"
 CLIENT_SECRET = "client-secret-0123456789"

@@ -47,7 +47,8 @@ from tests.reliability.test_faults import (
 )
 from tests.servers import BridgeProcess
 
-pytestmark = pytest.mark.kafka
+# The first test to ask for the cluster waits for it to start (minutes on a busy machine).
+pytestmark = [pytest.mark.kafka, pytest.mark.timeout(900)]
 
 # Three nodes on two shared cores are slower than one: a longer produce timeout.
 SHORT = Profile("short", 20, 40, 1, 40, 1, produce_timeout=5, startup_timeout=15, freeze=0)
@@ -410,7 +411,7 @@ async def test_startup_refused_with_one_line_that_says_which(
         outcomes = {}
         for name, (settings, _) in cases.items():
             log = tmp_path / f"{name.replace(' ', '-')}.log"
-            outcomes[name] = await asyncio.to_thread(refused_start, {**settings, **topics}, log)
+            outcomes[name] = await asyncio.to_thread(refused_start, {**topics, **settings}, log)
     # uvicorn's own closing line follows the reason; nothing else is an error.
     assert outcomes == {
         name: (3, [line, "Application startup failed. Exiting."])
