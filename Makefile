@@ -31,6 +31,14 @@ kafka-up: ## start the local broker on 127.0.0.1:9092 (idempotent)
 kafka-down: ## stop the local broker (idempotent)
 	bash $(KAFKA) stop
 
+.PHONY: kafka-cluster-up kafka-cluster-down
+
+kafka-cluster-up: ## three local brokers: SASL_SSL, mTLS, ACLs; settings in deploy/kafka/cluster/bridge.env (idempotent)
+	bash deploy/kafka/cluster.sh up
+
+kafka-cluster-down: ## stop the three local brokers (their data stays; `cluster.sh clean` removes it)
+	bash deploy/kafka/cluster.sh down
+
 run: install ## local broker + bridge on 127.0.0.1:8080 in the foreground; Ctrl-C stops both
 	bash deploy/run-local.sh
 

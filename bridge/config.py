@@ -41,9 +41,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     kafka_bootstrap_servers: Annotated[str, msgspec.Meta(min_length=1)] = "127.0.0.1:9092"
     kafka_client_id: str = "video-callback-bridge"
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] = (
+        "PLAIN"
+    )
     kafka_sasl_username: str = ""
     kafka_sasl_password: str = ""
+    # OAUTHBEARER: a token from an OIDC token endpoint (client credentials), or
+    # one read from a file that something else keeps fresh.
+    kafka_sasl_oauth_token_endpoint_url: str = ""
+    kafka_sasl_oauth_client_id: str = ""
+    kafka_sasl_oauth_client_secret: str = ""
+    kafka_sasl_oauth_scope: str = ""
+    kafka_sasl_oauth_token_file: str = ""
     kafka_ssl_cafile: str = ""
     kafka_ssl_certfile: str = ""
     kafka_ssl_keyfile: str = ""
@@ -118,6 +127,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # Topic records are read from this long before the window's start.
     reconcile_slack_seconds: Annotated[float, msgspec.Meta(ge=0)] = 600.0
 
+    def __post_init__(self) -> None:
+        if self.kafka_sasl_mechanism == "OAUTHBEARER":
+            _check_oauth(self)
+
     @property
     def kafka_max_request_bytes(self) -> int:
         """Room for the largest record: a whole body kept as a dead letter, plus headers."""
@@ -131,6 +144,7 @@ SECRET_FIELDS = frozenset(
         "hmac_secrets",
         "vendor_keys",
         "kafka_sasl_password",
+        "kafka_sasl_oauth_client_secret",
         "kafka_ssl_key_password",
         "vod_secret_key",
     }
@@ -177,6 +191,25 @@ def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
         hint = f" (did you mean {PREFIX}{close[0].upper()}?)" if close else ""
         lines.append(f"{name} is not a setting of the bridge and is ignored{hint}")
     return lines
+
+
+def _check_oauth(settings: Settings) -> None:
+    endpoint = settings.kafka_sasl_oauth_token_endpoint_url
+    token_file = settings.kafka_sasl_oauth_token_file
+    if bool(endpoint) == bool(token_file):
+        raise ValueError(
+            f"{PREFIX}KAFKA_SASL_MECHANISM=OAUTHBEARER needs exactly one of "
+            f"{PREFIX}KAFKA_SASL_OAUTH_TOKEN_ENDPOINT_URL and {PREFIX}KAFKA_SASL_OAUTH_TOKEN_FILE"
+        )
+    if endpoint and not endpoint.startswith(("https://", "http://")):
+        raise ValueError(
+            f"{PREFIX}KAFKA_SASL_OAUTH_TOKEN_ENDPOINT_URL={endpoint!r} is invalid: "
+            "expected an http(s) URL"
+        )
+    if endpoint and not settings.kafka_sasl_oauth_client_id:
+        raise ValueError(
+            f"{PREFIX}KAFKA_SASL_OAUTH_TOKEN_ENDPOINT_URL needs {PREFIX}KAFKA_SASL_OAUTH_CLIENT_ID"
+        )
 
 
 def _split(value: str) -> tuple[str, ...]:

@@ -28,14 +28,18 @@ from aiokafka.errors import (
     OutOfOrderSequenceNumber,
     RecordListTooLargeError,
     TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
 )
 from aiokafka.helpers import create_ssl_context
+from aiokafka.protocol.metadata import MetadataRequest
 
 from bridge.batching import Backlog, Batcher
 from bridge.config import Settings
 from bridge.deadlines import Deadlines
 from bridge.errors import BodyTooLarge, Unavailable
 from bridge.metrics import Metrics
+from bridge.oauth import token_provider
+from bridge.preflight import certificate_problem, refusal
 from bridge.records import OutgoingRecord
 
 log = logging.getLogger("bridge.publisher")
@@ -52,6 +56,10 @@ TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError)
 SEQUENCE_BREAKERS = (*TOO_LARGE, OutOfOrderSequenceNumber)
 _STALLED = "kafka producer stopped delivering while the cluster answers; replacing it"
 _REFUSED = "kafka refused a batch; replacing the producer to restart its sequence numbers"
+# Metadata error codes of a topic: it does not exist, or this client may not describe it.
+_UNKNOWN_TOPIC = 3
+_TOPIC_NOT_AUTHORIZED = TopicAuthorizationFailedError.errno
+DENIED_LOG_INTERVAL = 10.0  # seconds between log lines about the same denied topics
 
 
 class Publisher(Protocol):
@@ -86,6 +94,8 @@ def client_options(settings: Settings) -> dict[str, Any]:
         options["sasl_mechanism"] = settings.kafka_sasl_mechanism
         options["sasl_plain_username"] = settings.kafka_sasl_username
         options["sasl_plain_password"] = settings.kafka_sasl_password
+    if settings.kafka_sasl_mechanism == "OAUTHBEARER":
+        options["sasl_oauth_token_provider"] = token_provider(settings)
     return options
 
 
@@ -133,6 +143,7 @@ class KafkaPublisher:
         self._last_contact = float("-inf")  # last metadata answer
         self._reachable_since = now
         self._last_delivery = now
+        self._denied_logged: dict[frozenset[str], float] = {}
 
     @property
     def ready(self) -> bool:
@@ -147,8 +158,11 @@ class KafkaPublisher:
         """Connect within the start-up timeout, or go on connecting in the background.
 
         Raises `StartupError` when the broker answers but the topics are missing
-        and may not be created: that needs an operator, not a retry.
+        and may not be created, or refuse this client: that needs an operator, not a retry.
         """
+        problem = certificate_problem(self._settings.kafka_ssl_certfile)
+        if problem is not None:
+            raise StartupError(problem)
         self._connecting = asyncio.create_task(self._connect_until_ready())
         done, _ = await asyncio.wait(
             {self._connecting}, timeout=self._settings.startup_timeout_seconds
@@ -212,6 +226,8 @@ class KafkaPublisher:
         except (KafkaError, ProducerReplaced) as error:
             name = type(error).__name__
             self._metrics.producer_errors.labels(name).inc()
+            if isinstance(error, TopicAuthorizationFailedError):
+                self._log_denied({record.topic for record in records})
             if isinstance(error, SEQUENCE_BREAKERS):
                 self._replace_soon(_REFUSED)
             if isinstance(error, TOO_LARGE):
@@ -221,6 +237,16 @@ class KafkaPublisher:
             raise Unavailable(f"Kafka refused the records: {name}") from None
         finally:
             watch.armed = False
+
+    def _log_denied(self, topics: set[str]) -> None:
+        key = frozenset(topics)
+        now = time.monotonic()
+        if now - self._denied_logged.get(key, float("-inf")) >= DENIED_LOG_INTERVAL:
+            self._denied_logged[key] = now
+            log.error(
+                f"kafka denies Write on topic {', '.join(sorted(topics))} to this client: "
+                "grant its principal Write and Describe on the topic"
+            )
 
     def _replace_soon(self, why: str) -> None:
         producer = self._producer
@@ -250,7 +276,13 @@ class KafkaPublisher:
                 await self._connect()
                 return
             except KafkaConnectionError as error:
-                log.info("kafka not reachable; retrying", extra={"error": str(error)})
+                reason = await refusal(self._settings, client_options(self._settings))
+                if reason is None:
+                    log.info("kafka not reachable; retrying", extra={"error": str(error)})
+                elif self._starting:
+                    raise StartupError(reason) from None
+                else:
+                    log.error(reason)
             except KafkaError as error:
                 log.warning("kafka refused; retrying", extra={"error": repr(error)})
             except StartupError as error:
@@ -290,8 +322,18 @@ class KafkaPublisher:
         admin = AIOKafkaAdminClient(**client_options(self._settings))
         await admin.start()
         try:
-            existing = await admin.list_topics()
-            missing = [topic for topic in self._topics if topic not in existing]
+            # Asked by name, so that a topic this client may not describe is told apart
+            # from a missing one; never auto-created by the asking.
+            request = MetadataRequest(self._topics, allow_auto_topic_creation=False)
+            metadata = (await admin._send_request(request)).to_object()
+            errors = {topic["topic"]: topic["error_code"] for topic in metadata["topics"]}
+            denied = [topic for topic in self._topics if errors.get(topic) == _TOPIC_NOT_AUTHORIZED]
+            if denied:
+                raise StartupError(
+                    f"kafka denies Describe on topic {', '.join(denied)} to this client: grant "
+                    "its principal Describe and Write on the topic (or the topic does not exist)"
+                )
+            missing = [topic for topic in self._topics if errors.get(topic) == _UNKNOWN_TOPIC]
             if not missing:
                 return
             if not self._settings.create_topics:

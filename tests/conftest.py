@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.broker import LocalBroker
+from tests.cluster import LocalCluster
 
 
 def _docker_engine_answers() -> bool:
@@ -48,3 +49,15 @@ def own_broker(tmp_path: Path) -> Iterator[LocalBroker]:
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """The three-node cluster (TLS, SASL, ACLs), started once; every node is stopped at the end."""
+    cluster = LocalCluster(tmp_path_factory.mktemp("kafka-cluster"))
+    try:
+        cluster.up()
+        cluster.grant_prefix()
+        yield cluster
+    finally:
+        cluster.down()

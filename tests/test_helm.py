@@ -48,6 +48,7 @@ CI_VARIANTS = [
     "hpa",
     "ingress-tls",
     "kafka-mtls",
+    "kafka-oauthbearer",
     "kafka-sasl-scram",
     "kafka-tls-pem",
     "networkpolicy",
@@ -62,6 +63,7 @@ SECRET_SETTINGS = [
     "vendor_keys",
     "kafka_sasl_username",
     "kafka_sasl_password",
+    "kafka_sasl_oauth_client_secret",
     "kafka_ssl_key_password",
     "vod_access_key",
     "vod_secret_key",
@@ -241,6 +243,7 @@ WITH_SECRET = sorted([*BASE, ("Secret", FULLNAME)])
         ),
         ("ingress-tls", sorted([*WITH_SECRET, ("Ingress", FULLNAME)])),
         ("kafka-mtls", WITH_SECRET),
+        ("kafka-oauthbearer", WITH_SECRET),
         ("kafka-sasl-scram", WITH_SECRET),
         ("kafka-tls-pem", sorted([*WITH_SECRET, ("Secret", f"{FULLNAME}-kafka-tls")])),
         ("networkpolicy", sorted([*WITH_SECRET, ("NetworkPolicy", FULLNAME)])),
@@ -738,6 +741,26 @@ def test_kafka_sasl_scram_over_tls(rendered: dict[str, Rendered]) -> None:
             "defaultMode": 0o444,
             "items": [{"key": "ca.crt", "path": "ca.crt"}],
         },
+    }
+
+
+def test_kafka_oauthbearer_with_a_token_endpoint(rendered: dict[str, Rendered]) -> None:
+    objects = rendered["kafka-oauthbearer"]
+    config = objects.one("ConfigMap")["data"]
+
+    assert config["BRIDGE_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert config["BRIDGE_KAFKA_SASL_MECHANISM"] == "OAUTHBEARER"
+    assert config["BRIDGE_KAFKA_SASL_OAUTH_TOKEN_ENDPOINT_URL"] == (
+        "https://login.example.com/oauth2/token"
+    )
+    assert config["BRIDGE_KAFKA_SASL_OAUTH_CLIENT_ID"] == "video-callback-bridge"
+    assert config["BRIDGE_KAFKA_SASL_OAUTH_SCOPE"] == "kafka"
+    assert config["BRIDGE_KAFKA_SASL_OAUTH_TOKEN_FILE"] == ""
+    assert config["BRIDGE_KAFKA_SSL_CAFILE"] == "/etc/bridge/kafka-ca/ca.crt"
+    assert "BRIDGE_KAFKA_SASL_OAUTH_CLIENT_SECRET" not in config
+    assert decoded(objects.one("Secret")) == {
+        "BRIDGE_AUTH_TOKENS": TOKEN,
+        "BRIDGE_KAFKA_SASL_OAUTH_CLIENT_SECRET": "ci-oauth-client-secret",
     }
 
 

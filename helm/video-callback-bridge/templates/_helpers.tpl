@@ -160,7 +160,7 @@ The credentials the chart's own Secret holds: setting name -> value, only those 
 The credential settings read from a Secret, in a fixed order.
 */}}
 {{- define "video-callback-bridge.secretSettings" -}}
-auth_tokens hmac_secrets vendor_keys kafka_sasl_username kafka_sasl_password kafka_ssl_key_password vod_access_key vod_secret_key
+auth_tokens hmac_secrets vendor_keys kafka_sasl_username kafka_sasl_password kafka_sasl_oauth_client_secret kafka_ssl_key_password vod_access_key vod_secret_key
 {{- end }}
 
 {{/*

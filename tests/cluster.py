@@ -1,0 +1,207 @@
+"""The local three-node cluster for tests, driven through deploy/kafka/cluster.sh.
+
+A :class:`LocalCluster` owns a cluster dir and fifteen ports (five listeners
+on each of three nodes), all below the ephemeral range, so that a node that
+is killed or stopped comes back on its own address (see
+tests/reliability/ports.py). The test tools reach it over the plaintext
+listener (`tools_bootstrap`); the bridge over SASL_SSL, mutual TLS or
+OAUTHBEARER with the settings that `cluster.sh up` writes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from tests.broker import KAFKA_SH
+from tests.kafka_tools import unique_topic
+from tests.reliability.ports import quiet_port
+
+__all__ = ["CLUSTER_SH", "GRANTED_PREFIX", "LISTENERS", "LocalCluster", "NODES", "granted_topic"]
+
+CLUSTER_SH = KAFKA_SH.with_name("cluster.sh")
+LIB = KAFKA_SH.with_name("lib")
+NODES = (1, 2, 3)
+LISTENERS = ("SASL", "MTLS", "OAUTH", "TOOLS", "CONTROLLER")
+BRIDGE_PRINCIPAL = "User:bridge"
+# Topics under this prefix are granted to the bridge once per test session (cluster.grant_prefix).
+GRANTED_PREFIX = "test.granted."
+_GONE_TIMEOUT_S = 30.0
+
+
+class LocalCluster:
+    def __init__(self, cluster_dir: Path) -> None:
+        self.dir = Path(cluster_dir).resolve()
+        taken: set[int] = set()
+        self.ports: dict[str, list[int]] = {}
+        for listener in LISTENERS:
+            ports: list[int] = []
+            while len(ports) < len(NODES):
+                port = quiet_port()
+                if port not in taken:
+                    taken.add(port)
+                    ports.append(port)
+            self.ports[listener] = ports
+
+    def __repr__(self) -> str:
+        return f"LocalCluster({self.tools_bootstrap}, dir={str(self.dir)!r})"
+
+    def bootstrap(self, listener: str) -> str:
+        return ",".join(f"127.0.0.1:{port}" for port in self.ports[listener])
+
+    @property
+    def tools_bootstrap(self) -> str:
+        return self.bootstrap("TOOLS")
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def _run(self, *arguments: str, timeout: float = 300) -> str:
+        bash = shutil.which("bash")
+        if bash is None:
+            raise RuntimeError("bash not found")
+        env = dict(os.environ)
+        env["KAFKA_CLUSTER_DIR"] = str(self.dir)
+        env["KAFKA_STOP_TIMEOUT"] = "15"
+        for listener, ports in self.ports.items():
+            env[f"KAFKA_CLUSTER_{listener}_PORTS"] = ",".join(map(str, ports))
+        result = subprocess.run(
+            [bash, str(CLUSTER_SH), *arguments],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+        )
+        output = (result.stdout + result.stderr).strip()
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"cluster.sh {' '.join(arguments)} failed (exit {result.returncode}) "
+                f"for {self!r}:\n{output}"
+            )
+        return output
+
+    def up(self) -> str:
+        """Start every node that is not running; return once all are in sync."""
+        return self._run("up")
+
+    def down(self) -> None:
+        self._run("down")
+
+    def stop(self, node: int) -> None:
+        """Stop one node gracefully (SIGTERM); `up` brings it back."""
+        self._run("stop", str(node))
+
+    def pid(self, node: int) -> int | None:
+        try:
+            return int((self.dir / f"node-{node}" / "kafka.pid").read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def kill(self, node: int) -> None:
+        """SIGKILL one node and wait until it is gone."""
+        pid = self.pid(node)
+        if pid is None:
+            return
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + _GONE_TIMEOUT_S
+        while Path(f"/proc/{pid}").exists() and _state(pid) != "Z":
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self!r}: node {node} (pid {pid}) survived SIGKILL")
+            time.sleep(0.05)
+
+    def settings(self, env_file: str) -> dict[str, str]:
+        """A written env file (bridge.env, bridge-mtls.env) as settings without the prefix."""
+        settings = {}
+        for line in (self.dir / env_file).read_text().splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.partition("=")
+                settings[name.removeprefix("BRIDGE_").lower()] = value
+        return settings
+
+    @property
+    def ca_file(self) -> Path:
+        return self.dir / "tls" / "ca.pem"
+
+    # -- topics and ACLs, through the tools listener ----------------------------
+
+    async def create_topics(self, *names: str, partitions: int = 6) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.tools_bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(name, partitions, 3) for name in names])
+        finally:
+            await admin.close()
+
+    def acl(self, action: str, *resource: str, operations: tuple[str, ...]) -> None:
+        """`action` is --add or --remove; `resource` e.g. ("--topic", name)."""
+        java = shutil.which("java")
+        if java is None:
+            raise RuntimeError("java not found")
+        command = [java, "-Xmx128m", "-XX:TieredStopAtLevel=1", "-cp", f"{LIB}/*"]
+        command += ["org.apache.kafka.tools.AclCommand", "--bootstrap-server", self.tools_bootstrap]
+        command += [action, "--force", "--allow-principal", BRIDGE_PRINCIPAL, *resource]
+        for operation in operations:
+            command += ["--operation", operation]
+        result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+        if result.returncode != 0:
+            raise RuntimeError(f"AclCommand {action} failed:\n{result.stdout}{result.stderr}")
+
+    def grant(self, *resource: str) -> None:
+        """Let the bridge describe and write these topics."""
+        self.acl("--add", *resource, operations=("Write", "Describe"))
+
+    def revoke(self, *resource: str) -> None:
+        self.acl("--remove", *resource, operations=("Write", "Describe"))
+
+    def grant_prefix(self) -> None:
+        self.grant("--resource-pattern-type", "prefixed", "--topic", GRANTED_PREFIX)
+
+    async def leaders(self, topic: str) -> dict[int, int]:
+        """Partition -> the node that leads it now."""
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.tools_bootstrap)
+        await consumer.start()
+        try:
+            await consumer._client.force_metadata_update()
+            cluster = consumer._client.cluster
+            return {
+                partition: cluster.leader_for_partition(TopicPartition(topic, partition))
+                for partition in cluster.partitions_for_topic(topic) or ()
+            }
+        finally:
+            await consumer.stop()
+
+    def __enter__(self) -> LocalCluster:
+        self.up()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.down()
+
+
+def _state(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def granted_topic(purpose: str) -> str:
+    """A topic name the bridge may write on the test cluster."""
+    return GRANTED_PREFIX + unique_topic(purpose).removeprefix("test.")

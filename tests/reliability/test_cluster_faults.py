@@ -1,0 +1,419 @@
+"""Faults of a production-shaped cluster: three nodes, RF 3, min.insync.replicas=2, SCRAM, ACLs.
+
+The bridge reaches the cluster over SASL_SSL, as in production; the tests
+read and administer it over its plaintext tools listener. As in
+test_faults.py, a sender that retries like the platform keeps a steady
+stream going, and afterwards the topic must hold every video answered 200.
+The bridge recovers in the same process each time.
+
+The short profile runs in `make test`; the long one in `make reliability`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from tests.cluster import LocalCluster, granted_topic
+from tests.kafka_tools import unique_topic
+from tests.oauth_server import TokenEndpoint
+from tests.reliability.ledger import audit
+from tests.reliability.report import ScenarioReport
+from tests.reliability.sender import Attempt, Sender
+from tests.reliability.test_faults import (
+    TOKEN,
+    Profile,
+    Recovery,
+    assert_nothing_lost,
+    failed_since,
+    metric,
+    ready_status,
+    recover,
+    scenario_report,
+    sender_for,
+    traffic,
+)
+from tests.servers import BridgeProcess
+
+# The first test to ask for the cluster waits for it to start (minutes on a busy machine).
+pytestmark = [pytest.mark.kafka, pytest.mark.timeout(900)]
+
+# Three nodes on two shared cores are slower than one: a longer produce timeout.
+SHORT = Profile("short", 20, 40, 1, 40, 1, produce_timeout=5, startup_timeout=15, freeze=0)
+LONG = Profile("long", 50, 1000, 15, 1000, 3, produce_timeout=10, startup_timeout=15, freeze=0)
+PROFILES = [
+    pytest.param(SHORT, id="short"),
+    pytest.param(LONG, id="long", marks=[pytest.mark.long, pytest.mark.timeout(1800)]),
+]
+LONG_ONLY = [pytest.param(LONG, id="long", marks=[pytest.mark.long, pytest.mark.timeout(1800)])]
+RECOVERY_LIMIT = 20.0  # seconds from a fault's end to the first 200 after it
+
+
+async def cluster_bridge(
+    cluster: LocalCluster, profile: Profile, log: Path, video_topic: str | None = None
+) -> tuple[BridgeProcess, dict[str, str]]:
+    """A bridge over SASL_SSL on topics of its own (RF 3, 6 partitions), already granted."""
+    settings = {
+        **cluster.settings("bridge.env"),
+        "topic_video_upload": video_topic or granted_topic("video"),
+        "topic_material_upload": granted_topic("material"),
+        "topic_dlq": granted_topic("dlq"),
+        "auth_tokens": TOKEN,
+        "retry_after_seconds": "1",
+        "produce_timeout_seconds": str(profile.produce_timeout),
+        "startup_timeout_seconds": str(profile.startup_timeout),
+    }
+    await cluster.create_topics(
+        settings["topic_video_upload"], settings["topic_material_upload"], settings["topic_dlq"]
+    )
+    bridge = await asyncio.to_thread(BridgeProcess(log, **settings).start)
+    return bridge, settings
+
+
+@asynccontextmanager
+async def bridge_on(
+    cluster: LocalCluster, profile: Profile, log: Path, video_topic: str | None = None
+) -> AsyncIterator[tuple[BridgeProcess, dict[str, str]]]:
+    bridge, settings = await cluster_bridge(cluster, profile, log, video_topic)
+    try:
+        yield bridge, settings
+        assert bridge.exit_code() is None  # recovered on its own, in the same process
+        assert await ready_status(bridge) == 200
+    finally:
+        await asyncio.to_thread(bridge.stop)
+
+
+async def busiest_partition(cluster: LocalCluster, topic: str) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=cluster.tools_bootstrap)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(6)]
+        ends = await consumer.end_offsets(partitions)
+        partition: int = max(ends, key=lambda tp: ends[tp]).partition
+        return partition
+    finally:
+        await consumer.stop()
+
+
+def attempts_within(sender: Sender, start: float, end: float) -> list[Attempt]:
+    return [a for a in sender.attempts() if a.started >= start and a.ended <= end]
+
+
+def messages(attempts: list[Attempt]) -> dict[str, int]:
+    return dict(
+        collections.Counter(a.message or str(a.status) for a in attempts if a.status != 200)
+    )
+
+
+async def report_of(
+    cluster: LocalCluster,
+    scenario: str,
+    profile: Profile,
+    sender: Sender,
+    topic: str,
+    recoveries: list[Recovery],
+    seconds: float,
+    **notes: Any,
+) -> ScenarioReport:
+    result = await audit(cluster.tools_bootstrap, topic, sender)
+    report = scenario_report(scenario, profile, [sender], result, recoveries, seconds, **notes)
+    assert_nothing_lost(report, result)
+    assert report.recover_seconds <= RECOVERY_LIMIT
+    return report
+
+
+# -- 1. the leader of the busiest partition killed --------------------------------------
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+async def test_leader_of_the_busiest_partition_killed_and_back(
+    profile: Profile, kafka_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    recoveries: list[Recovery] = []
+    killed_nodes = []
+    started = time.monotonic()
+    async with bridge_on(kafka_cluster, profile, tmp_path / "bridge.log") as (bridge, settings):
+        topic = settings["topic_video_upload"]
+        sender = sender_for(bridge, profile)
+        async with traffic(sender):
+            await sender.until_acknowledged(profile.warm_up)
+            for _ in range(profile.cycles):
+                partition = await busiest_partition(kafka_cluster, topic)
+                leader = (await kafka_cluster.leaders(topic))[partition]
+                killed_nodes.append(leader)
+                await asyncio.to_thread(kafka_cluster.kill, leader)
+                killed = time.monotonic()
+                await asyncio.sleep(profile.outage)  # how long the node stays down
+                await asyncio.to_thread(kafka_cluster.up)
+                recoveries.append(await recover(sender, killed, time.monotonic(), profile))
+        seconds = time.monotonic() - started
+        replaced = metric(bridge, "bridge_producer_recreations_total")
+    await report_of(
+        kafka_cluster,
+        "cluster: leader of the busiest partition SIGKILL",
+        profile,
+        sender,
+        topic,
+        recoveries,
+        seconds,
+        killed_nodes=killed_nodes,
+        producer_recreations=replaced,
+        refusals=messages(sender.attempts()),
+    )
+
+
+# -- 2. a rolling restart ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("profile", LONG_ONLY)
+async def test_rolling_restart_of_all_three_brokers(
+    profile: Profile, kafka_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    recoveries: list[Recovery] = []
+    started = time.monotonic()
+    async with bridge_on(kafka_cluster, profile, tmp_path / "bridge.log") as (bridge, settings):
+        sender = sender_for(bridge, profile)
+        async with traffic(sender):
+            await sender.until_acknowledged(profile.warm_up)
+            for node in (1, 2, 3):
+                await asyncio.to_thread(kafka_cluster.stop, node)
+                stopped = time.monotonic()
+                await asyncio.to_thread(kafka_cluster.up)  # back, and every replica in sync
+                recoveries.append(await recover(sender, stopped, time.monotonic(), profile))
+        seconds = time.monotonic() - started
+    report = await report_of(
+        kafka_cluster,
+        "cluster: rolling restart",
+        profile,
+        sender,
+        settings["topic_video_upload"],
+        recoveries,
+        seconds,
+        refusals=messages(sender.attempts()),
+    )
+    # One node at a time leaves two in sync, as many as min.insync.replicas asks.
+    assert report.given_up == 0
+
+
+# -- 3. two of three down ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+async def test_two_of_three_brokers_down_every_callback_is_503(
+    profile: Profile, kafka_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    recoveries: list[Recovery] = []
+    windows = []
+    started = time.monotonic()
+    async with bridge_on(kafka_cluster, profile, tmp_path / "bridge.log") as (bridge, settings):
+        sender = sender_for(bridge, profile)
+        async with traffic(sender):
+            await sender.until_acknowledged(profile.warm_up)
+            for _ in range(profile.cycles):
+                await asyncio.gather(
+                    asyncio.to_thread(kafka_cluster.kill, 2),
+                    asyncio.to_thread(kafka_cluster.kill, 3),
+                )
+                killed = time.monotonic()
+                await sender.until(partial(failed_since, moment=killed), within=60)
+                await asyncio.sleep(profile.outage)  # how long the two stay down
+                restarting = time.monotonic()
+                windows.append((killed, restarting))
+                await asyncio.to_thread(kafka_cluster.up)
+                recoveries.append(await recover(sender, killed, time.monotonic(), profile))
+        seconds = time.monotonic() - started
+    while_down = [a for start, end in windows for a in attempts_within(sender, start, end)]
+    await report_of(
+        kafka_cluster,
+        "cluster: two of three nodes SIGKILL",
+        profile,
+        sender,
+        settings["topic_video_upload"],
+        recoveries,
+        seconds,
+        answers_while_down=messages(while_down),
+    )
+    # Fewer replicas in sync than min.insync.replicas: nothing may be acknowledged.
+    assert while_down
+    assert {attempt.status for attempt in while_down} <= {503, 0}
+
+
+# -- 5. the bridge's ACL removed under load, then restored -------------------------------
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+async def test_acl_removed_under_load_then_restored(
+    profile: Profile, kafka_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    topic = unique_topic("acl")  # not under the prefix granted to the bridge
+    topic_acl = ("--topic", topic)
+    await asyncio.to_thread(kafka_cluster.grant, *topic_acl)
+    recoveries: list[Recovery] = []
+    windows = []
+    started = time.monotonic()
+    log = tmp_path / "bridge.log"
+    async with bridge_on(kafka_cluster, profile, log, video_topic=topic) as (bridge, _):
+        sender = sender_for(bridge, profile)
+        async with traffic(sender):
+            await sender.until_acknowledged(profile.warm_up)
+            for _ in range(profile.cycles):
+                await asyncio.to_thread(kafka_cluster.revoke, *topic_acl)
+                revoked = time.monotonic()
+                await sender.until(partial(failed_since, moment=revoked), within=60)
+                denied = min(a.ended for a in sender.attempts() if a.ended >= revoked and a.status)
+                await asyncio.sleep(profile.outage)  # how long the ACL stays away
+                restoring = time.monotonic()
+                windows.append((denied, restoring))
+                await asyncio.to_thread(kafka_cluster.grant, *topic_acl)
+                recoveries.append(await recover(sender, revoked, time.monotonic(), profile))
+        seconds = time.monotonic() - started
+        replaced = metric(bridge, "bridge_producer_recreations_total")
+    while_denied = [a for start, end in windows for a in attempts_within(sender, start, end)]
+    await report_of(
+        kafka_cluster,
+        "cluster: the bridge's topic ACL removed",
+        profile,
+        sender,
+        topic,
+        recoveries,
+        seconds,
+        answers_while_denied=messages(while_denied),
+        producer_recreations=replaced,
+    )
+    assert while_denied
+    assert {attempt.status for attempt in while_denied} == {503}
+    assert {a.message for a in while_denied} == {
+        "Kafka refused the records: TopicAuthorizationFailedError"
+    }
+    line = (
+        f"kafka denies Write on topic {topic} to this client: "
+        "grant its principal Write and Describe on the topic"
+    )
+    logged = await asyncio.to_thread(bridge.log)
+    assert f'"level":"error","logger":"bridge.publisher","event":"{line}"' in logged
+
+
+# -- 6. start-up refused: one line that says why ------------------------------------------
+
+
+def openssl(*arguments: str | Path) -> str:
+    result = subprocess.run(
+        ["openssl", *map(str, arguments)], capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip()
+
+
+def other_ca(where: Path) -> Path:
+    openssl(
+        "req", "-x509", "-new", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        "-subj", "/CN=a CA the cluster does not know", "-keyout", where / "other-ca.key",
+        "-out", where / "other-ca.pem",
+    )  # fmt: skip
+    return where / "other-ca.pem"
+
+
+def expired_client_certificate(cluster: LocalCluster, where: Path) -> tuple[Path, Path, str]:
+    """A certificate for CN=bridge from the cluster's own CA, whose validity ended."""
+    tls = cluster.dir / "tls"
+    key, csr, cert = where / "expired.key", where / "expired.csr", where / "expired.pem"
+    openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=bridge",
+            "-keyout", key, "-out", csr)  # fmt: skip
+    openssl("x509", "-req", "-in", csr, "-CA", tls / "ca.pem", "-CAkey", tls / "ca.key",
+            "-days", "-1", "-out", cert)  # fmt: skip
+    not_after = openssl("x509", "-in", cert, "-noout", "-enddate").removeprefix("notAfter=")
+    return cert, key, not_after
+
+
+def refused_start(settings: dict[str, str], log: Path) -> tuple[int, list[str]]:
+    """Run `bridge serve` until it exits; its exit code and the events it logged as errors."""
+    bridge = BridgeProcess(log, **settings)
+    result = subprocess.run(
+        [sys.executable, "-m", "bridge", "serve"],
+        env=bridge.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    log.write_text(result.stderr)
+    logged = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    return result.returncode, [entry["event"] for entry in logged if entry["level"] == "error"]
+
+
+async def test_startup_refused_with_one_line_that_says_which(
+    kafka_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    scram = kafka_cluster.settings("bridge.env")
+    mtls = kafka_cluster.settings("bridge-mtls.env")
+    first = scram["kafka_bootstrap_servers"].split(",")[0]
+    untrusted = await asyncio.to_thread(other_ca, tmp_path)
+    cert, key, not_after = await asyncio.to_thread(
+        expired_client_certificate, kafka_cluster, tmp_path
+    )
+    ungranted = unique_topic("ungranted")
+    await kafka_cluster.create_topics(ungranted)
+    topics = {
+        "topic_video_upload": granted_topic("video"),
+        "topic_material_upload": granted_topic("material"),
+        "topic_dlq": granted_topic("dlq"),
+        "allow_unauthenticated": "true",
+        "startup_timeout_seconds": "30",
+    }
+    await kafka_cluster.create_topics(*(topics[k] for k in ("topic_video_upload", "topic_dlq")))
+    await kafka_cluster.create_topics(topics["topic_material_upload"])
+    with TokenEndpoint("video-callback-bridge", "the-right-secret-0123") as endpoint:
+        cases = {
+            "wrong SCRAM password": (
+                {**scram, "kafka_sasl_password": "not-the-password"},
+                f"kafka refused the SCRAM-SHA-512 credentials of BRIDGE_KAFKA_SASL_USERNAME=bridge "
+                f"at {first}: [Error 58] SaslAuthenticationFailed: Authentication failed during "
+                "authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512",
+            ),
+            "untrusted CA": (
+                {**scram, "kafka_ssl_cafile": str(untrusted)},
+                f"kafka broker {first} is not trusted with BRIDGE_KAFKA_SSL_CAFILE={untrusted}: "
+                "self-signed certificate in certificate chain",
+            ),
+            "expired client certificate": (
+                {**mtls, "kafka_ssl_certfile": str(cert), "kafka_ssl_keyfile": str(key)},
+                f"the client certificate BRIDGE_KAFKA_SSL_CERTFILE={cert} expired on {not_after}",
+            ),
+            "missing ACL": (
+                {**scram, "topic_video_upload": ungranted},
+                f"kafka denies Describe on topic {ungranted} to this client: grant its principal "
+                "Describe and Write on the topic (or the topic does not exist)",
+            ),
+            "OAuth client secret refused": (
+                {
+                    **scram,
+                    "kafka_bootstrap_servers": kafka_cluster.bootstrap("OAUTH"),
+                    "kafka_sasl_mechanism": "OAUTHBEARER",
+                    "kafka_sasl_oauth_token_endpoint_url": endpoint.url,
+                    "kafka_sasl_oauth_client_id": "video-callback-bridge",
+                    "kafka_sasl_oauth_client_secret": "a-wrong-secret-0123",
+                },
+                f"the OAuth token endpoint {endpoint.url} answered 401: invalid_client "
+                "(bad client credentials)",
+            ),
+        }
+        outcomes = {}
+        for name, (settings, _) in cases.items():
+            log = tmp_path / f"{name.replace(' ', '-')}.log"
+            outcomes[name] = await asyncio.to_thread(refused_start, {**topics, **settings}, log)
+    # uvicorn's own closing line follows the reason; nothing else is an error.
+    assert outcomes == {
+        name: (3, [line, "Application startup failed. Exiting."])
+        for name, (_, line) in cases.items()
+    }
