@@ -111,6 +111,10 @@ def attempts_within(sender: Sender, start: float, end: float) -> list[Attempt]:
     return [a for a in sender.attempts() if a.started >= start and a.ended <= end]
 
 
+def answered_since(sender: Sender, moment: float, count: int) -> bool:
+    return sum(1 for a in sender.attempts() if a.started >= moment) >= count
+
+
 def messages(attempts: list[Attempt]) -> dict[str, int]:
     return dict(
         collections.Counter(a.message or str(a.status) for a in attempts if a.status != 200)
@@ -227,7 +231,8 @@ async def test_two_of_three_brokers_down_every_callback_is_503(
                     asyncio.to_thread(kafka_cluster.kill, 3),
                 )
                 killed = time.monotonic()
-                await sender.until(partial(failed_since, moment=killed), within=60)
+                # Down until enough callbacks sent since have been answered to judge by.
+                await sender.until(partial(answered_since, moment=killed, count=10), within=120)
                 await asyncio.sleep(profile.outage)  # how long the two stay down
                 restarting = time.monotonic()
                 windows.append((killed, restarting))
