@@ -90,7 +90,8 @@ $(VENV)/.containers-installed: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[dev,containers]'
 	touch $@
 
-# The image and compose tests, then the Kafka tests again with apache/kafka in a container.
+# The image and compose tests, then every test on the suite's broker again, that broker
+# being apache/kafka in a container (tests that start brokers of their own are not repeated).
 container-test: $(VENV)/.containers-installed kafka-jars image ## the image and compose run by the engine; Kafka tests via testcontainers
 	$(BIN)/pytest -m container
-	BRIDGE_TEST_KAFKA=container $(BIN)/pytest -m "kafka and not long and not container"
+	BRIDGE_TEST_KAFKA=container $(BIN)/pytest -m "shared_broker and not long and not container"

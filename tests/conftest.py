@@ -45,3 +45,12 @@ def own_broker(tmp_path: Path) -> Iterator[LocalBroker]:
         yield broker
     finally:
         broker.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Marks what runs on the suite's shared broker, so that `make container-test` can run
+    # exactly those again on a container; a test with a broker of its own has nothing to
+    # repeat there.
+    for item in items:
+        if "kafka_bootstrap" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.shared_broker)
