@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,30 +12,29 @@ from tests.broker import LocalBroker
 from tests.cluster import LocalCluster
 
 
-def _docker_engine_answers() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    try:
-        probe = subprocess.run(["docker", "info"], capture_output=True, timeout=15, check=False)
-    except subprocess.TimeoutExpired:
-        return False
-    return probe.returncode == 0
-
-
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A broker's address: the one given, a container where Docker runs, else a local one."""
+    """A broker's address: the one given, else a local broker, or a container when asked.
+
+    BRIDGE_TEST_KAFKA_BOOTSTRAP names a running broker. Otherwise BRIDGE_TEST_KAFKA picks
+    what the suite starts: `local` (the default, Kafka's jars on this machine) or
+    `container` (apache/kafka through testcontainers; needs a container engine). Nothing
+    is guessed from the machine, so a run does the same wherever it runs.
+    """
     given = os.environ.get("BRIDGE_TEST_KAFKA_BOOTSTRAP")
+    kind = os.environ.get("BRIDGE_TEST_KAFKA", "local")
     if given:
         yield given
-    elif _docker_engine_answers():
-        from testcontainers.kafka import KafkaContainer
-
-        with KafkaContainer().with_kraft() as container:
-            yield container.get_bootstrap_server()
-    else:
+    elif kind == "local":
         with LocalBroker(tmp_path_factory.mktemp("kafka")) as broker:
             yield broker.bootstrap
+    elif kind == "container":
+        from tests.kafka_container import kafka_container
+
+        with kafka_container() as bootstrap:
+            yield bootstrap
+    else:
+        pytest.fail(f"BRIDGE_TEST_KAFKA must be local or container, not {kind!r}", pytrace=False)
 
 
 @pytest.fixture
@@ -61,3 +58,12 @@ def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClu
         yield cluster
     finally:
         cluster.down()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Marks what runs on the suite's shared broker, so that `make container-test` can run
+    # exactly those again on a container; a test with a broker of its own has nothing to
+    # repeat there.
+    for item in items:
+        if "kafka_bootstrap" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.shared_broker)

@@ -1,8 +1,9 @@
 """The container image (deploy/Dockerfile, .dockerignore, the lock file) and deploy/compose.yaml.
 
-No Docker engine is needed: the Dockerfile is linted with hadolint and read instruction by
+No container engine is needed: the Dockerfile is linted with hadolint and read instruction by
 instruction, the build context is computed from .dockerignore, and the compose file is validated
-against the Compose Specification's JSON Schema (fetched by `make tools`).
+against the Compose Specification's JSON Schema (fetched by `make tools`). What an engine does
+with them is tested in tests/test_containers.py (`make container-test`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from bridge.config import Settings, load_settings, unknown_variables
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKERFILE = REPO / "deploy" / "Dockerfile"
+KAFKA_DOCKERFILE = REPO / "deploy" / "kafka" / "image" / "Dockerfile"
 LOCK = REPO / "deploy" / "requirements.lock"
 COMPOSE = REPO / "deploy" / "compose.yaml"
 COMPOSE_SCHEMA = REPO / ".tools" / "share" / "compose-spec.json"
@@ -82,11 +84,12 @@ def build() -> list[Stage]:
     return stages(DOCKERFILE.read_text())
 
 
-def test_hadolint_finds_nothing() -> None:
+@pytest.mark.parametrize("dockerfile", [DOCKERFILE, KAFKA_DOCKERFILE], ids=["bridge", "kafka"])
+def test_hadolint_finds_nothing(dockerfile: Path) -> None:
     if not HADOLINT.is_file():
         pytest.fail(f"hadolint is not installed next to {sys.executable}: run `make install`")
     done = subprocess.run(
-        [str(HADOLINT), "--format", "json", str(DOCKERFILE)],
+        [str(HADOLINT), "--format", "json", str(dockerfile)],
         capture_output=True,
         text=True,
         check=False,
@@ -121,10 +124,14 @@ def test_two_stages_on_the_same_pinned_slim_base(build: list[Stage]) -> None:
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     version = re.fullmatch(r"python:(\d+\.\d+\.\d+)-slim-bookworm", BASE_IMAGE)
     assert version is not None
+    before_first_stage = DOCKERFILE.read_text().split("\nFROM ", 1)[0].splitlines()
 
+    assert [line for line in before_first_stage if line.startswith("ARG ")] == [
+        f"ARG BASE_IMAGE={BASE_IMAGE}"
+    ]
     assert [(stage.image, stage.name) for stage in build] == [
-        (BASE_IMAGE, "builder"),
-        (BASE_IMAGE, None),
+        ("${BASE_IMAGE}", "builder"),
+        ("${BASE_IMAGE}", None),
     ]
     assert version.group(1) in SpecifierSet(pyproject["project"]["requires-python"])
 
@@ -396,12 +403,14 @@ def test_compose_kafka_is_a_single_kraft_node(compose: dict[str, Any]) -> None:
     assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
     assert env["KAFKA_CONTROLLER_LISTENER_NAMES"] == "CONTROLLER"
     assert env["KAFKA_LISTENERS"] == "PLAINTEXT://:9092,CONTROLLER://:9093,HOST://:9094"
-    assert env["KAFKA_ADVERTISED_LISTENERS"] == "PLAINTEXT://kafka:9092,HOST://127.0.0.1:9094"
+    assert env["KAFKA_ADVERTISED_LISTENERS"] == (
+        "PLAINTEXT://kafka:9092,HOST://127.0.0.1:${VCB_KAFKA_PORT:-9094}"
+    )
     assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
     assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "1"
     assert len(base64.urlsafe_b64decode(env["CLUSTER_ID"] + "==")) == 16
     assert all(isinstance(value, str) for value in env.values())
-    assert kafka["ports"] == ["127.0.0.1:9094:9094"]
+    assert kafka["ports"] == ["127.0.0.1:${VCB_KAFKA_PORT:-9094}:9094"]
     assert kafka["volumes"] == ["kafka-data:/var/lib/kafka/data"]
     assert env["KAFKA_LOG_DIRS"] == "/var/lib/kafka/data"
     assert (
@@ -417,8 +426,10 @@ def test_compose_bridge_is_built_and_wired_to_kafka(compose: dict[str, Any]) -> 
 
     assert build == {"context": "..", "dockerfile": "deploy/Dockerfile"}
     assert (COMPOSE.parent / build["context"] / build["dockerfile"]).resolve() == DOCKERFILE
-    assert bridge["depends_on"] == {"kafka": {"condition": "service_healthy"}}
-    assert bridge["ports"] == ["127.0.0.1:8080:8080"]
+    assert bridge["image"] == "${VCB_IMAGE:-video-callback-bridge:local}"
+    # Not service_healthy: the bridge waits for Kafka itself (tests/test_containers.py).
+    assert bridge["depends_on"] == {"kafka": {"condition": "service_started"}}
+    assert bridge["ports"] == ["127.0.0.1:${VCB_HTTP_PORT:-8080}:8080"]
     assert env == {
         "BRIDGE_KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
         "BRIDGE_CREATE_TOPICS": "true",
