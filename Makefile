@@ -73,3 +73,8 @@ bench: $(VENV)/.bench-installed kafka-jars ## measure the bridge against its cei
 
 bench-soak: $(VENV)/.bench-installed kafka-jars ## the bridge at 50% of its maximum for BENCH_SOAK_SECONDS (300): is its memory flat?
 	$(BIN)/python -m tests.bench --soak $${BENCH_SOAK_SECONDS:-300} $(BENCH_ARGS)
+
+.PHONY: dashboard
+
+dashboard: install ## regenerate the Grafana dashboard (deploy/grafana/, and the chart's copy)
+	$(BIN)/python deploy/grafana/dashboard.py
