@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from pathlib import Path
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -25,20 +26,29 @@ TOKEN = "trace-test-token-0123456789"
 SERVICE = "bridge-under-test"
 
 
-def traced_bridge(
-    tmp_path: Path, bootstrap: str, receiver: OtlpReceiver
-) -> tuple[BridgeProcess, dict[str, str]]:
-    settings = fresh_settings(bootstrap, auth_tokens=TOKEN)
-    bridge = BridgeProcess(tmp_path / "bridge.log", **settings)
-    bridge.env.update(
-        {
-            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
-            "OTEL_SERVICE_NAME": SERVICE,
-            # Export within a tenth of a second rather than five.
-            "OTEL_BSP_SCHEDULE_DELAY": "100",
-        }
-    )
-    return bridge, settings
+@dataclass(frozen=True)
+class Traced:
+    receiver: OtlpReceiver
+    bridge: BridgeProcess
+    settings: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def traced(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traced]:
+    """One bridge exporting its spans to one receiver, for the tests of this module."""
+    settings = fresh_settings(kafka_bootstrap, auth_tokens=TOKEN)
+    bridge = BridgeProcess(tmp_path_factory.mktemp("traced") / "bridge.log", **settings)
+    with OtlpReceiver() as receiver:
+        bridge.env.update(
+            {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+                "OTEL_SERVICE_NAME": SERVICE,
+                # Export within a tenth of a second rather than five.
+                "OTEL_BSP_SCHEDULE_DELAY": "100",
+            }
+        )
+        with bridge:
+            yield Traced(receiver, bridge, settings)
 
 
 def pair(spans: list[ReceivedSpan], trace_id: str) -> tuple[ReceivedSpan, ReceivedSpan] | None:
@@ -49,25 +59,23 @@ def pair(spans: list[ReceivedSpan], trace_id: str) -> tuple[ReceivedSpan, Receiv
 
 
 async def test_one_trace_from_the_request_to_the_records(
-    kafka_bootstrap: str, tmp_path: Path
+    traced: Traced, kafka_bootstrap: str
 ) -> None:
     trace_id, caller_span = secrets.token_hex(16), secrets.token_hex(8)
-    with OtlpReceiver() as receiver:
-        bridge, settings = traced_bridge(tmp_path, kafka_bootstrap, receiver)
-        with bridge:
-            async with httpx.AsyncClient(base_url=bridge.url) as client:
-                answer = await client.post(
-                    f"/callbacks/video-upload/{TOKEN}",
-                    content=VIDEO_SAMPLE,
-                    headers={
-                        "Content-Type": "application/json",
-                        "traceparent": f"00-{trace_id}-{caller_span}-01",
-                    },
-                )
-            spans = await asyncio.to_thread(
-                receiver.wait_for, lambda spans: pair(spans, trace_id) is not None
-            )
-        records = await read_all(kafka_bootstrap, settings["topic_video_upload"])
+    settings = traced.settings
+    async with httpx.AsyncClient(base_url=traced.bridge.url) as client:
+        answer = await client.post(
+            f"/callbacks/video-upload/{TOKEN}",
+            content=VIDEO_SAMPLE,
+            headers={
+                "Content-Type": "application/json",
+                "traceparent": f"00-{trace_id}-{caller_span}-01",
+            },
+        )
+    spans = await asyncio.to_thread(
+        traced.receiver.wait_for, lambda spans: pair(spans, trace_id) is not None
+    )
+    records = await read_all(kafka_bootstrap, settings["topic_video_upload"])
 
     assert answer.status_code == 200
     found = pair(spans, trace_id)
@@ -104,31 +112,30 @@ async def test_one_trace_from_the_request_to_the_records(
         assert [name for name, _ in record.headers].count("traceparent") == 1
     # The token in the path is in no span.
     assert all(TOKEN not in str(s.span) for s in spans)
-    assert receiver.refused == []
+    assert traced.receiver.refused == []
 
 
 async def test_a_request_without_traceparent_starts_a_trace(
-    kafka_bootstrap: str, tmp_path: Path
+    traced: Traced, kafka_bootstrap: str
 ) -> None:
-    with OtlpReceiver() as receiver:
-        bridge, settings = traced_bridge(tmp_path, kafka_bootstrap, receiver)
-        with bridge:
-            async with httpx.AsyncClient(base_url=bridge.url) as client:
-                json_type = {"Content-Type": "application/json"}
-                refused = await client.post(
-                    "/callbacks/video-upload", content=VIDEO_SAMPLE, headers=json_type
-                )
-                answer = await client.post(
-                    f"/callbacks/video-upload/{TOKEN}", content=b"not json", headers=json_type
-                )
-            spans = await asyncio.to_thread(
-                receiver.wait_for,
-                lambda spans: (
-                    len([s for s in spans if s.span.kind == Span.SPAN_KIND_SERVER]) == 2
-                    and any(s.span.kind == Span.SPAN_KIND_PRODUCER for s in spans)
-                ),
-            )
-        dead_letters = await read_all(kafka_bootstrap, settings["topic_dlq"])
+    async with httpx.AsyncClient(base_url=traced.bridge.url) as client:
+        json_type = {"Content-Type": "application/json"}
+        refused = await client.post(
+            "/callbacks/video-upload", content=VIDEO_SAMPLE, headers=json_type
+        )
+        answer = await client.post(
+            f"/callbacks/video-upload/{TOKEN}", content=b"not json", headers=json_type
+        )
+    ids = {answer.headers["x-request-id"], refused.headers["x-request-id"]}
+
+    def ours(spans: list[ReceivedSpan]) -> list[ReceivedSpan]:
+        servers = [s for s in spans if s.attributes.get("bridge.request_id") in ids]
+        traces = {s.trace_id for s in servers}
+        sends = [s for s in spans if s.trace_id in traces and s.span.kind != Span.SPAN_KIND_SERVER]
+        return servers + sends
+
+    spans = ours(await asyncio.to_thread(traced.receiver.wait_for, lambda s: len(ours(s)) == 3))
+    dead_letters = await read_all(kafka_bootstrap, traced.settings["topic_dlq"])
 
     assert (refused.status_code, answer.status_code) == (401, 400)
     servers = {
