@@ -108,3 +108,8 @@ $(VENV)/.containers-installed: pyproject.toml $(VENV)/.installed
 container-test: $(VENV)/.containers-installed kafka-jars image ## the image and compose run by the engine; Kafka tests via testcontainers
 	$(BIN)/pytest -m container
 	BRIDGE_TEST_KAFKA=container $(BIN)/pytest -m "shared_broker and not long and not container"
+
+.PHONY: dashboard
+
+dashboard: install ## regenerate the Grafana dashboard (deploy/grafana/, and the chart's copy)
+	$(BIN)/python deploy/grafana/dashboard.py

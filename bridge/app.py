@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -23,6 +24,9 @@ from bridge.kinds import KINDS, CallbackKind
 from bridge.logs import request_id
 from bridge.metrics import Metrics
 from bridge.publisher import KafkaPublisher, Publisher, StartupError
+
+if TYPE_CHECKING:
+    from bridge.otel import Tracing
 
 log = logging.getLogger("bridge.app")
 
@@ -187,16 +191,27 @@ def callback_route(path: str) -> str:
 
 
 class Bridge:
-    """The ASGI application. Without a given publisher it owns a `KafkaPublisher`."""
+    """The ASGI application. Without a given publisher it owns a `KafkaPublisher`.
+
+    With `tracing` (see `bridge.tracing`), callbacks and their publishes are wrapped in
+    spans; without it, nothing of tracing is on the request path.
+    """
 
     def __init__(
-        self, settings: Settings, publisher: Publisher | None = None, metrics: Metrics | None = None
+        self,
+        settings: Settings,
+        publisher: Publisher | None = None,
+        metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics()
+        self.tracing = tracing
         self.kafka: KafkaPublisher | None = None
         if publisher is None:
             publisher = self.kafka = KafkaPublisher(settings, topics_of(settings), self.metrics)
+        if tracing is not None:
+            publisher = tracing.publisher(publisher)
         self.publisher = publisher
         self.gate = Gate(settings.max_requests_in_flight, self.metrics)
         body_deadlines = Deadlines(settings.body_timeout_seconds)
@@ -215,7 +230,9 @@ class Bridge:
             routes.append(Route(kind.route, endpoint, methods=["POST"]))
             routes.append(Route(kind.route + "/{token}", endpoint, methods=["POST"]))
         dispatch = Dispatch(endpoints, Starlette(routes=routes))
-        authenticator = Authenticator(dispatch, settings, self.metrics, body_deadlines)
+        authenticator: ASGIApp = Authenticator(dispatch, settings, self.metrics, body_deadlines)
+        if tracing is not None:
+            authenticator = tracing.server(authenticator)
         self.app = AccessLog(authenticator, self.metrics)
 
     def drain(self) -> None:
@@ -264,6 +281,8 @@ class Bridge:
                 await asyncio.wait_for(self.kafka.stop(), self.settings.shutdown_grace_seconds / 4)
             except TimeoutError:
                 log.error("kafka producer did not flush in time")
+        if self.tracing is not None:
+            await self.tracing.shutdown()
         await send({"type": "lifespan.shutdown.complete"})
 
 

@@ -138,8 +138,15 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.auth import authenticates, check_credentials
     from bridge.logs import configure_logging
     from bridge.server import serve as run_server
+    from bridge.tracing import TracingError, requested
 
     configure_logging(settings.log_level)
+    try:
+        if requested():
+            log.info("tracing on: spans are exported over OTLP/HTTP")
+    except TracingError as error:
+        print(f"bridge: {error}", file=sys.stderr)
+        return 2
     for line in unknown_variables():
         log.warning(line)
     try:

@@ -23,6 +23,7 @@ import msgspec
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from bridge import tracing
 from bridge.answers import Answer
 from bridge.app import Bridge
 from bridge.config import Settings
@@ -177,7 +178,7 @@ def serve(settings: Settings) -> int:
 
 def _serve_one(settings: Settings, sock: socket.socket | None) -> int:
     configure_logging(settings.log_level)
-    server = BridgeServer(Bridge(settings))
+    server = BridgeServer(Bridge(settings, tracing=tracing.from_environment()))
     server.run(sockets=None if sock is None else [sock])
     return 0 if server.started else 1
 

@@ -5,6 +5,8 @@
 #
 #   .tools/bin/helm                 Helm, built with `go install` (CGO off, stripped,
 #                                   version stamped as the release Makefile does)
+#   .tools/bin/promtool             Prometheus's promtool (checks and unit-tests the chart's
+#                                   alert rules), built the same way
 #   .tools/share/compose-spec.json  the Compose Specification's JSON Schema, as
 #                                   shipped in the compose-go module
 #   .tools/share/asyncapi-3.0.0.json  the AsyncAPI 3.0.0 JSON Schema, as shipped in
@@ -12,12 +14,14 @@
 #
 # Needs Go (on PATH, in $GO, or in /usr/local/go/bin) at least as new as Helm's
 # go.mod asks for. The first run downloads the modules and compiles Helm (about
-# two minutes on 2 cores with empty Go caches); later runs find the pinned
+# two minutes on 2 cores with empty Go caches; promtool about as long again); later runs find the pinned
 # versions in place and return at once. To upgrade, change the versions below.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 HELM_VERSION=v3.22.0
+# Prometheus 3.16.0: its Go module is versioned v0.<major><minor>.<patch>.
+PROMTOOL_VERSION=v0.316.0
 COMPOSE_GO_VERSION=v2.16.2
 ASYNCAPI_SPECS_VERSION=6.11.1
 
@@ -81,6 +85,26 @@ install_helm() {
   say "helm $HELM_VERSION installed in .tools/bin in $((SECONDS - started)) s"
 }
 
+install_promtool() {
+  local promtool=$BIN_DIR/promtool
+  # The module version v0.316.0 is the release 3.16.0.
+  local release=${PROMTOOL_VERSION#v0.}
+  release=$((10#${release%%.*} / 100)).$((10#${release%%.*} % 100)).${release#*.}
+  if [[ -x $promtool ]] && "$promtool" --version 2>/dev/null | grep -qx "promtool, version $release .*"; then
+    say "promtool $release already in .tools/bin"
+    return 0
+  fi
+  say "building promtool $release with go install (takes a while the first time)"
+  local started=$SECONDS
+  mkdir -p "$BIN_DIR"
+  CGO_ENABLED=0 GOBIN=$BIN_DIR "$GO" install -trimpath \
+    -ldflags "-s -w -X github.com/prometheus/common/version.Version=$release" \
+    "github.com/prometheus/prometheus/cmd/promtool@$PROMTOOL_VERSION"
+  "$promtool" --version 2>/dev/null | grep -qx "promtool, version $release .*" \
+    || die "the built promtool does not report $release"
+  say "promtool $release installed in .tools/bin in $((SECONDS - started)) s"
+}
+
 install_compose_schema() {
   local target=$SHARE_DIR/compose-spec.json
   local stamp=$SHARE_DIR/compose-spec.version
@@ -119,5 +143,6 @@ GO=$(find_go) || die "Go is required to build the pinned tools (https://go.dev/d
 # Module commands must not pick up a go.mod from a parent directory.
 export GO111MODULE=on GOWORK=off
 install_helm
+install_promtool
 install_compose_schema
 install_asyncapi_schema

@@ -1,0 +1,126 @@
+"""An OTLP/HTTP trace receiver for the tests: decodes what it is sent with opentelemetry-proto.
+
+Implements the receiving side of the OTLP/HTTP specification as far as the exporter uses
+it: `POST /v1/traces`, a binary protobuf `ExportTraceServiceRequest` (gzip when the
+exporter compresses), answered `200` with an `ExportTraceServiceResponse`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import NamedTuple
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+PROTOBUF = "application/x-protobuf"
+
+
+class ReceivedSpan(NamedTuple):
+    service: str
+    span: Span
+
+    @property
+    def trace_id(self) -> str:
+        return self.span.trace_id.hex()
+
+    @property
+    def span_id(self) -> str:
+        return self.span.span_id.hex()
+
+    @property
+    def parent_span_id(self) -> str:
+        return self.span.parent_span_id.hex()
+
+    @property
+    def attributes(self) -> dict[str, object]:
+        return {kv.key: _value(kv.value) for kv in self.span.attributes}
+
+
+def _value(value: AnyValue) -> object:
+    kind = value.WhichOneof("value")
+    return None if kind is None else getattr(value, kind)
+
+
+class OtlpReceiver:
+    def __init__(self) -> None:
+        self.spans: list[ReceivedSpan] = []
+        self.refused: list[str] = []
+        self._changed = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if self.path != "/v1/traces" or self.headers.get("Content-Type") != PROTOBUF:
+                    receiver._refuse(self, f"{self.path} {self.headers.get('Content-Type')}")
+                    return
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                request = ExportTraceServiceRequest()
+                request.ParseFromString(body)
+                receiver._add(request)
+                answer = ExportTraceServiceResponse().SerializeToString()
+                self.send_response(200)
+                self.send_header("Content-Type", PROTOBUF)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _add(self, request: ExportTraceServiceRequest) -> None:
+        with self._changed:
+            for resource_spans in request.resource_spans:
+                service = next(
+                    (
+                        kv.value.string_value
+                        for kv in resource_spans.resource.attributes
+                        if kv.key == "service.name"
+                    ),
+                    "",
+                )
+                for scope_spans in resource_spans.scope_spans:
+                    self.spans.extend(ReceivedSpan(service, span) for span in scope_spans.spans)
+            self._changed.notify_all()
+
+    def _refuse(self, handler: BaseHTTPRequestHandler, what: str) -> None:
+        self.refused.append(what)
+        handler.send_response(415)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    def wait_for(
+        self, condition: Callable[[list[ReceivedSpan]], bool], timeout: float = 30.0
+    ) -> list[ReceivedSpan]:
+        """The spans received once `condition` holds for them; TimeoutError otherwise."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: condition(self.spans), timeout):
+                raise TimeoutError(f"spans received so far: {[s.span.name for s in self.spans]}")
+            return list(self.spans)
+
+    def __enter__(self) -> OtlpReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.server.shutdown()
+        self.server.server_close()
