@@ -48,6 +48,8 @@ ALERTS = [
     "BridgeDeadLettersGrowing",
     "BridgeProducerReplaced",
     "BridgeNoCallbacks",
+    "BridgeReconcileFoundMissing",
+    "BridgeReconcileNotSucceeding",
 ]
 
 
@@ -132,6 +134,8 @@ def test_values_reach_the_rules() -> None:
             prometheusRule__notReadyFor="2m",
             prometheusRule__silentFor="2h",
             prometheusRule__selector='job="bridge"',
+            prometheusRule__reconcileSelector='job="reconciler"',
+            prometheusRule__reconcileStaleSeconds=600,
             prometheusRule__additionalAlertLabels={"team": "video"},
             prometheusRule__runbookUrl="https://wiki.example.com/bridge",
         )["groups"][0]["rules"]
@@ -143,6 +147,10 @@ def test_values_reach_the_rules() -> None:
     assert rules["BridgeNoCallbacks"]["labels"] == {"severity": "critical", "team": "video"}
     assert rules["BridgeNoCallbacks"]["annotations"]["runbook_url"] == (
         "https://wiki.example.com/bridge#bridgenocallbacks"
+    )
+    assert rules["BridgeReconcileNotSucceeding"]["expr"] == (
+        "time() - max by (namespace, job) "
+        '(bridge_reconcile_last_success_timestamp_seconds{job="reconciler"})\n  > 600'
     )
 
 
@@ -268,6 +276,12 @@ def test_the_dashboard_has_the_panels_operators_look_at() -> None:
         ("stat", "Pods ready for Kafka"),
         ("timeseries", "Kafka acknowledgement latency (p99)"),
         ("timeseries", "Producer errors and replacements"),
+        ("row", "Reconciler"),
+        ("timeseries", "Reconcile runs by outcome"),
+        ("timeseries", "Videos reconciled by result"),
+        ("timeseries", "Video API calls and errors"),
+        ("timeseries", "Last reconcile run's duration"),
+        ("stat", "Since the last complete reconcile run"),
     ]
     ids = [p["id"] for p in board["panels"]]
     assert ids == list(range(1, len(ids) + 1))

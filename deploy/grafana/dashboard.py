@@ -5,9 +5,10 @@
 
 The JSON is written twice, byte for byte the same: into deploy/grafana/ for import by
 hand, and into the chart, whose ConfigMap can only read files inside the chart. Neither is
-edited by hand. Every query names only what `bridge serve` exports on /metrics, plus the
-`namespace` and `job` labels that Prometheus attaches to a scraped target;
-tests/test_monitoring_e2e.py checks them against a running bridge.
+edited by hand. Every query names only what `bridge serve` (or, in the Reconciler row,
+`bridge reconcile --every`) exports on /metrics, plus the `namespace` and `job` labels that
+Prometheus attaches to a scraped target; tests/test_monitoring_e2e.py checks them against
+running processes.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
 # Every query is narrowed to the chosen namespace and job.
 TARGET = 'namespace=~"$namespace", job=~"$job"'
 CALLBACKS = f'{TARGET}, route=~"/callbacks/.+"'
+RECONCILER = 'namespace=~"$namespace"'
 RATE = "[$__rate_interval]"
 
 Panel = timeseries.Panel | stat.Panel
@@ -180,11 +182,68 @@ def kafka() -> list[Panel]:
 
 
 def reconciler() -> list[Panel]:
-    """The place for the reconciler's figures (`bridge reconcile`).
+    """The figures of `bridge reconcile --every ... --metrics-port PORT`.
 
-    Empty until the reconciler exports its metrics; the row is left out while it is.
+    The reconciler is scraped as a job of its own, so its panels are narrowed by namespace
+    only: the job variable lists the bridges.
     """
-    return []
+    return [
+        graph(
+            "Reconcile runs by outcome",
+            "short",
+            "Runs per interval: complete ones checked their whole window, failed ones are "
+            "retried the next period.",
+            query(
+                f"sum by (outcome) (increase(bridge_reconcile_runs_total{{{RECONCILER}}}{RATE}))",
+                "{{outcome}}",
+            ),
+        ).span(8),
+        graph(
+            "Videos reconciled by result",
+            "short",
+            "Videos the API listed, per interval: present (the topic had them), produced (the "
+            "callbacks never delivered them: callbacks are lost upstream), invalid.",
+            query(
+                f"sum by (result) (increase(bridge_reconcile_videos_total{{{RECONCILER}}}{RATE}))",
+                "{{result}}",
+            ),
+        ).span(8),
+        graph(
+            "Video API calls and errors",
+            "short",
+            "Calls of the video API per interval, and those that failed.",
+            query(
+                f"sum(increase(bridge_reconcile_api_calls_total{{{RECONCILER}}}{RATE}))",
+                "calls",
+            ),
+            query(
+                f"sum(increase(bridge_reconcile_api_errors_total{{{RECONCILER}}}{RATE}))",
+                "errors",
+            ),
+        ).span(8),
+        graph(
+            "Last reconcile run's duration",
+            "s",
+            "How long the last run took; near the period (--every) runs follow without a pause.",
+            query(
+                f"max by (instance) (bridge_reconcile_last_run_duration_seconds{{{RECONCILER}}})",
+                "{{instance}}",
+            ),
+        ).span(12),
+        stat.Panel()
+        .title("Since the last complete reconcile run")
+        .description("Time since a run last checked its whole window.")
+        .unit("s")
+        .datasource(DATASOURCE)
+        .with_target(
+            query(
+                f"time() - max(bridge_reconcile_last_success_timestamp_seconds{{{RECONCILER}}})",
+                "since",
+            )
+        )
+        .span(12)
+        .height(8),
+    ]
 
 
 def variables() -> list[Builder[VariableModel]]:
@@ -218,7 +277,9 @@ def build() -> dash.Dashboard:
     board = (
         dash.Dashboard("Video callback bridge")
         .uid("video-callback-bridge")
-        .description("CDNetworks Cloud VoD callbacks to Kafka: traffic, Kafka, refusals.")
+        .description(
+            "CDNetworks Cloud VoD callbacks to Kafka: traffic, Kafka, refusals, reconciliation."
+        )
         .tags(["video-callback-bridge", "kafka"])
         .editable()
         .tooltip(DashboardCursorSync.CROSSHAIR)
@@ -231,8 +292,6 @@ def build() -> dash.Dashboard:
     ids = itertools.count(1)
     rows = [("Callbacks", traffic()), ("Kafka", kafka()), ("Reconciler", reconciler())]
     for title, panels in rows:
-        if not panels:
-            continue
         board = board.with_row(dash.Row(title).id(next(ids)))
         for panel in panels:
             board = board.with_panel(panel.id(next(ids)))
