@@ -21,6 +21,7 @@ from types import TracebackType
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from bridge.kinds import KINDS
 from tests.broker import KAFKA_SH
 from tests.kafka_tools import unique_topic
 from tests.reliability.ports import quiet_port
@@ -205,3 +206,10 @@ def _state(pid: int) -> str | None:
 def granted_topic(purpose: str) -> str:
     """A topic name the bridge may write on the test cluster."""
     return GRANTED_PREFIX + unique_topic(purpose).removeprefix("test.")
+
+
+def granted_topics(**given: str) -> dict[str, str]:
+    """A topic setting for every kind and the dead letters, each granted (or as `given`)."""
+    topics = {kind.topic_setting: granted_topic(kind.name) for kind in KINDS}
+    topics["topic_dlq"] = granted_topic("dlq")
+    return {**topics, **given}

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cluster import LocalCluster, granted_topic
+from tests.cluster import LocalCluster, granted_topics
 from tests.kafka_tools import read_all
 from tests.oauth_server import TokenEndpoint, unsecured_jwt
 from tests.samples import SAMPLE_VIDEO_IDS, VIDEO_SAMPLE, item_slices
@@ -28,12 +28,7 @@ CLIENT_SECRET = "client-secret-0123456789"
 
 
 def topic_settings() -> dict[str, str]:
-    return {
-        "topic_video_upload": granted_topic("video"),
-        "topic_material_upload": granted_topic("material"),
-        "topic_dlq": granted_topic("dlq"),
-        "allow_unauthenticated": "true",
-    }
+    return granted_topics()
 
 
 def oauth_settings(cluster: LocalCluster, **oauth: str) -> dict[str, str]:
@@ -55,9 +50,8 @@ def token_endpoint() -> Iterator[TokenEndpoint]:
 async def produce_the_sample(cluster: LocalCluster, log: Path, settings: dict[str, str]) -> None:
     """Post the vendor's sample through a bridge with `settings`; both videos must be stored."""
     topics = topic_settings()
-    await cluster.create_topics(topics["topic_video_upload"], topics["topic_dlq"])
-    await cluster.create_topics(topics["topic_material_upload"])
-    with BridgeProcess(log, **settings, **topics) as bridge:
+    await cluster.create_topics(*topics.values())
+    with BridgeProcess(log, **settings, **topics, allow_unauthenticated="true") as bridge:
         async with httpx.AsyncClient(base_url=bridge.url, timeout=30) as client:
             response = await client.post(
                 "/callbacks/video-upload",

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from tests.cluster import LocalCluster, granted_topic
+from tests.cluster import LocalCluster, granted_topics
 from tests.kafka_tools import unique_topic
 from tests.oauth_server import TokenEndpoint
 from tests.reliability.ledger import audit
@@ -65,19 +65,16 @@ async def cluster_bridge(
     cluster: LocalCluster, profile: Profile, log: Path, video_topic: str | None = None
 ) -> tuple[BridgeProcess, dict[str, str]]:
     """A bridge over SASL_SSL on topics of its own (RF 3, 6 partitions), already granted."""
+    topics = granted_topics(**({"topic_video_upload": video_topic} if video_topic else {}))
     settings = {
         **cluster.settings("bridge.env"),
-        "topic_video_upload": video_topic or granted_topic("video"),
-        "topic_material_upload": granted_topic("material"),
-        "topic_dlq": granted_topic("dlq"),
+        **topics,
         "auth_tokens": TOKEN,
         "retry_after_seconds": "1",
         "produce_timeout_seconds": str(profile.produce_timeout),
         "startup_timeout_seconds": str(profile.startup_timeout),
     }
-    await cluster.create_topics(
-        settings["topic_video_upload"], settings["topic_material_upload"], settings["topic_dlq"]
-    )
+    await cluster.create_topics(*topics.values())
     bridge = await asyncio.to_thread(BridgeProcess(log, **settings).start)
     return bridge, settings
 
@@ -369,15 +366,9 @@ async def test_startup_refused_with_one_line_that_says_which(
     )
     ungranted = unique_topic("ungranted")
     await kafka_cluster.create_topics(ungranted)
-    topics = {
-        "topic_video_upload": granted_topic("video"),
-        "topic_material_upload": granted_topic("material"),
-        "topic_dlq": granted_topic("dlq"),
-        "allow_unauthenticated": "true",
-        "startup_timeout_seconds": "30",
-    }
-    await kafka_cluster.create_topics(*(topics[k] for k in ("topic_video_upload", "topic_dlq")))
-    await kafka_cluster.create_topics(topics["topic_material_upload"])
+    granted = granted_topics()
+    await kafka_cluster.create_topics(*granted.values())
+    topics = {**granted, "allow_unauthenticated": "true", "startup_timeout_seconds": "30"}
     with TokenEndpoint("video-callback-bridge", "the-right-secret-0123") as endpoint:
         cases = {
             "wrong SCRAM password": (
