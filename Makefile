@@ -43,7 +43,7 @@ tools: ## build the pinned helm into .tools/bin and fetch the Compose schema (Go
 	bash deploy/tools/install-tools.sh
 
 test: lint kafka-jars tools ## lint, types, then every test, against a real broker started for the run
-	$(BIN)/pytest -m "not long"
+	$(BIN)/pytest -m "not long and not kubernetes"
 
 SOAK_SECONDS ?= 600
 FUZZ_SECONDS ?= 60
@@ -73,3 +73,10 @@ bench: $(VENV)/.bench-installed kafka-jars ## measure the bridge against its cei
 
 bench-soak: $(VENV)/.bench-installed kafka-jars ## the bridge at 50% of its maximum for BENCH_SOAK_SECONDS (300): is its memory flat?
 	$(BIN)/python -m tests.bench --soak $${BENCH_SOAK_SECONDS:-300} $(BENCH_ARGS)
+
+.PHONY: chart-test
+
+chart-test: install tools ## the chart's releases on a real kube-apiserver + etcd on 127.0.0.1 (builds them into .tools/)
+	bash deploy/tools/install-kubernetes.sh apiserver
+	$(BIN)/pytest -m kubernetes tests/kubernetes/test_chart_releases.py
+
