@@ -74,9 +74,17 @@ bench: $(VENV)/.bench-installed kafka-jars ## measure the bridge against its cei
 bench-soak: $(VENV)/.bench-installed kafka-jars ## the bridge at 50% of its maximum for BENCH_SOAK_SECONDS (300): is its memory flat?
 	$(BIN)/python -m tests.bench --soak $${BENCH_SOAK_SECONDS:-300} $(BENCH_ARGS)
 
-.PHONY: chart-test
+.PHONY: chart-test cluster-test
 
 chart-test: install tools ## the chart's releases on a real kube-apiserver + etcd on 127.0.0.1 (builds them into .tools/)
 	bash deploy/tools/install-kubernetes.sh apiserver
 	$(BIN)/pytest -m kubernetes tests/kubernetes/test_chart_releases.py
 
+# Root, and only with CI=true or BRIDGE_CLUSTER_TEST=yes: it changes iptables and kernel
+# parameters (and puts them back). The image is the one `make image` builds.
+cluster-test: install tools kafka-jars ## the chart on a whole single-node cluster under load (root; CI=true or BRIDGE_CLUSTER_TEST=yes)
+	@[[ $${CI:-} == true || $${BRIDGE_CLUSTER_TEST:-} == yes ]] || { echo "cluster-test: changes iptables and kernel parameters of this machine; run it with CI=true or BRIDGE_CLUSTER_TEST=yes" >&2; exit 1; }
+	$(MAKE) image
+	bash deploy/tools/install-kubernetes.sh node
+	mkdir -p build/cluster
+	CLUSTER_REPORT_DIR=build/cluster $(BIN)/pytest -m kubernetes tests/kubernetes/test_cluster.py

@@ -155,8 +155,10 @@ class Kube:
                 "metadata": {"name": "default", "namespace": name},
             },
         ]
+        # Server-side: a controller manager may add the ServiceAccount at the same moment.
         self.kubectl(
             "apply",
+            "--server-side",
             "--filename=-",
             stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}),
         )
