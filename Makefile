@@ -51,7 +51,7 @@ tools: ## build the pinned helm into .tools/bin and fetch the Compose schema (Go
 	bash deploy/tools/install-tools.sh
 
 test: lint kafka-jars tools ## lint, types, then every test, against a real broker started for the run
-	$(BIN)/pytest -m "not long and not container"
+	$(BIN)/pytest -m "not long and not container and not kubernetes"
 
 SOAK_SECONDS ?= 600
 FUZZ_SECONDS ?= 60
@@ -82,34 +82,4 @@ bench: $(VENV)/.bench-installed kafka-jars ## measure the bridge against its cei
 bench-soak: $(VENV)/.bench-installed kafka-jars ## the bridge at 50% of its maximum for BENCH_SOAK_SECONDS (300): is its memory flat?
 	$(BIN)/python -m tests.bench --soak $${BENCH_SOAK_SECONDS:-300} $(BENCH_ARGS)
 
-.PHONY: reconcile-scale
-
-reconcile-scale: install kafka-jars ## bridge reconcile over RECONCILE_VIDEOS (100000) videos against the fake API (docs/reconciliation.md)
-	$(BIN)/python -m tests.reconcile_scale --videos $${RECONCILE_VIDEOS:-100000} --missing $${RECONCILE_MISSING:-5000}
-
-# -- images and a container engine (podman or docker, whichever answers: deploy/image.sh) ----------
-.PHONY: image base-image kafka-image container-test
-
-image: ## build video-callback-bridge:<version> from deploy/Dockerfile (BASE_IMAGE=... for another base)
-	bash deploy/image.sh bridge
-
-base-image: ## make the Dockerfile's default base from Debian's packages (mmdebstrap), for no registry
-	bash deploy/image.sh python-base
-
-kafka-image: kafka-jars ## make apache/kafka:<version> from Kafka's jars on a Debian JRE, for no registry
-	bash deploy/image.sh kafka
-
-$(VENV)/.containers-installed: pyproject.toml $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[dev,containers]'
-	touch $@
-
-# The image and compose tests, then every test on the suite's broker again, that broker
-# being apache/kafka in a container (tests that start brokers of their own are not repeated).
-container-test: $(VENV)/.containers-installed kafka-jars image ## the image and compose run by the engine; Kafka tests via testcontainers
-	$(BIN)/pytest -m container
-	BRIDGE_TEST_KAFKA=container $(BIN)/pytest -m "shared_broker and not long and not container"
-
-.PHONY: dashboard
-
-dashboard: install ## regenerate the Grafana dashboard (deploy/grafana/, and the chart's copy)
-	$(BIN)/python deploy/grafana/dashboard.py
+	$(BIN)/pytest -m "not long and not container and not kubernetes"

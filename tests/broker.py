@@ -77,8 +77,10 @@ class LocalBroker:
         state_dir: Path,
         port: int | None = None,
         controller_port: int | None = None,
+        template: Path | None = None,
     ) -> None:
         self.state_dir = Path(state_dir).resolve()
+        self.template = template  # server.properties template (default: kafka.sh's own)
         self.port = port if port is not None else free_port()
         if controller_port is None:
             controller_port = free_port()
@@ -122,6 +124,8 @@ class LocalBroker:
             KAFKA_CONTROLLER_PORT=str(self.controller_port),
             KAFKA_STATE_DIR=str(self.state_dir),
         )
+        if self.template is not None:
+            env["KAFKA_TEMPLATE"] = str(self.template)
         # A fixed script and argument list, no shell involved.
         result = subprocess.run(  # noqa: S603
             [bash, str(KAFKA_SH), command],

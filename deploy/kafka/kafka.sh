@@ -11,6 +11,7 @@
 #   KAFKA_HEAP             JVM heap flags                 (default "-Xms256m -Xmx512m")
 #   KAFKA_START_TIMEOUT    seconds to wait for readiness  (default 60)
 #   KAFKA_STOP_TIMEOUT     seconds to wait before SIGKILL (default 30)
+#   KAFKA_TEMPLATE         server.properties template     (default <script dir>/server.properties.template)
 #
 # Exit codes: 0 ok, 1 error, 2 usage, 3 `status` when not running.
 set -euo pipefail
@@ -18,7 +19,7 @@ set -euo pipefail
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 LIB_DIR="$SCRIPT_DIR/lib"
 POM="$SCRIPT_DIR/pom.xml"
-TEMPLATE="$SCRIPT_DIR/server.properties.template"
+TEMPLATE=${KAFKA_TEMPLATE:-$SCRIPT_DIR/server.properties.template}
 LOG4J_CONFIG="$SCRIPT_DIR/log4j2.yaml"
 FETCH_STAMP="$LIB_DIR/.fetched"
 
