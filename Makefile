@@ -82,4 +82,49 @@ bench: $(VENV)/.bench-installed kafka-jars ## measure the bridge against its cei
 bench-soak: $(VENV)/.bench-installed kafka-jars ## the bridge at 50% of its maximum for BENCH_SOAK_SECONDS (300): is its memory flat?
 	$(BIN)/python -m tests.bench --soak $${BENCH_SOAK_SECONDS:-300} $(BENCH_ARGS)
 
-	$(BIN)/pytest -m "not long and not container and not kubernetes"
+.PHONY: reconcile-scale
+
+reconcile-scale: install kafka-jars ## bridge reconcile over RECONCILE_VIDEOS (100000) videos against the fake API (docs/reconciliation.md)
+	$(BIN)/python -m tests.reconcile_scale --videos $${RECONCILE_VIDEOS:-100000} --missing $${RECONCILE_MISSING:-5000}
+
+# -- images and a container engine (podman or docker, whichever answers: deploy/image.sh) ----------
+.PHONY: image base-image kafka-image container-test
+
+image: ## build video-callback-bridge:<version> from deploy/Dockerfile (BASE_IMAGE=... for another base)
+	bash deploy/image.sh bridge
+
+base-image: ## make the Dockerfile's default base from Debian's packages (mmdebstrap), for no registry
+	bash deploy/image.sh python-base
+
+kafka-image: kafka-jars ## make apache/kafka:<version> from Kafka's jars on a Debian JRE, for no registry
+	bash deploy/image.sh kafka
+
+$(VENV)/.containers-installed: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev,containers]'
+	touch $@
+
+# The image and compose tests, then every test on the suite's broker again, that broker
+# being apache/kafka in a container (tests that start brokers of their own are not repeated).
+container-test: $(VENV)/.containers-installed kafka-jars image ## the image and compose run by the engine; Kafka tests via testcontainers
+	$(BIN)/pytest -m container
+	BRIDGE_TEST_KAFKA=container $(BIN)/pytest -m "shared_broker and not long and not container"
+
+.PHONY: dashboard
+
+dashboard: install ## regenerate the Grafana dashboard (deploy/grafana/, and the chart's copy)
+	$(BIN)/python deploy/grafana/dashboard.py
+
+.PHONY: chart-test cluster-test
+
+chart-test: install tools ## the chart's releases on a real kube-apiserver + etcd on 127.0.0.1 (builds them into .tools/)
+	bash deploy/tools/install-kubernetes.sh apiserver
+	$(BIN)/pytest -m kubernetes tests/kubernetes/test_chart_releases.py
+
+# Root, and only with CI=true or BRIDGE_CLUSTER_TEST=yes: it changes iptables and kernel
+# parameters (and puts them back). The image is the one `make image` builds.
+cluster-test: install tools kafka-jars ## the chart on a whole single-node cluster under load (root; CI=true or BRIDGE_CLUSTER_TEST=yes)
+	@[[ $${CI:-} == true || $${BRIDGE_CLUSTER_TEST:-} == yes ]] || { echo "cluster-test: changes iptables and kernel parameters of this machine; run it with CI=true or BRIDGE_CLUSTER_TEST=yes" >&2; exit 1; }
+	$(MAKE) image
+	bash deploy/tools/install-kubernetes.sh node
+	mkdir -p build/cluster
+	CLUSTER_REPORT_DIR=build/cluster $(BIN)/pytest -m kubernetes tests/kubernetes/test_cluster.py
