@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from bridge import __version__
+from bridge.kinds import KINDS
 from tests.broker import KAFKA_SH, LocalBroker
 from tests.helm_tools import CHART, FULLNAME, RELEASE
 from tests.kafka_tools import create_topics, unique_topic
@@ -148,8 +149,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         broker = LocalBroker(state / "kafka", template=broker_template(state, pod_port))
         broker.start()
         try:
-            topic, material, dlq = (unique_topic(p) for p in ("video", "material", "dlq"))
-            asyncio.run(create_topics(broker.bootstrap, topic, material, dlq, partitions=3))
+            # A topic of its own for every kind, and the dead letters: the bridge checks them all.
+            topics = {kind.topic_setting: unique_topic(kind.name) for kind in KINDS}
+            topics["topic_dlq"] = unique_topic("dlq")
+            asyncio.run(create_topics(broker.bootstrap, *topics.values(), partitions=3))
+            topic = topics["topic_video_upload"]
             cluster = Cluster(node, broker, f"{NODE_IP}:{pod_port}", topic, "")
             node.kube.create_namespace(NAMESPACE)
             cluster.helm(
@@ -160,9 +164,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 "--set", "replicaCount=2",
                 "--set", "service.type=NodePort",
                 "--set", f"config.kafka_bootstrap_servers={cluster.pod_bootstrap}",
-                "--set", f"config.topic_video_upload={topic}",
-                "--set", f"config.topic_material_upload={material}",
-                "--set", f"config.topic_dlq={dlq}",
+                *(f"--set=config.{setting}={name}" for setting, name in topics.items()),
                 "--set", "config.retry_after_seconds=1",
                 "--set", "config.produce_timeout_seconds=3",
                 "--set-json", f'secrets.auth_tokens=["{TOKEN}"]',
