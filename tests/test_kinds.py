@@ -208,3 +208,15 @@ def test_example_files_are_the_base64_of_their_json() -> None:
     assert TRANSCODE_BASE64 == base64url(TRANSCODE_JSON) + b"\n"
     assert NOTIFICATION_BASE64 == base64url(NOTIFICATION_JSON) + b"\n"
     assert msgspec.json.decode(TRANSCODE_JSON)["data"]["videoId "] == TRANSCODED_VIDEO_ID
+
+
+def test_the_local_cluster_creates_every_default_topic_of_the_bridge() -> None:
+    """`make kafka-cluster-up` makes the topics a bridge with bridge.env starts on."""
+    script = (Path(__file__).resolve().parents[1] / "deploy/kafka/cluster.sh").read_text()
+    listed = script.split("${KAFKA_CLUSTER_TOPICS:-", 1)[1].split("}", 1)[0].split(",")
+    defaults = Settings()
+
+    assert listed == [
+        *(getattr(defaults, kind.topic_setting) for kind in KINDS),
+        defaults.topic_dlq,
+    ]

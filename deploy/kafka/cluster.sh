@@ -19,7 +19,7 @@
 #   KAFKA_CLUSTER_OAUTH_PORTS       OAUTHBEARER listeners          (default 19194,19294,19394)
 #   KAFKA_CLUSTER_TOOLS_PORTS       plaintext tools listeners      (default 19191,19291,19391)
 #   KAFKA_CLUSTER_CONTROLLER_PORTS  KRaft controller listeners     (default 19195,19295,19395)
-#   KAFKA_CLUSTER_TOPICS            topics `up` creates and grants (default: the bridge's three)
+#   KAFKA_CLUSTER_TOPICS            topics `up` creates and grants (default: the bridge's default topics)
 # Read on every run:
 #   KAFKA_CLUSTER_HEAP              JVM heap flags per node        (default "-Xms128m -Xmx384m")
 #   KAFKA_START_TIMEOUT / KAFKA_STOP_TIMEOUT  seconds (default 90 / 30)
@@ -118,7 +118,8 @@ bootstrap() {
 }
 
 topics() {
-  printf '%s\n' "${KAFKA_CLUSTER_TOPICS:-vod.video-upload.v1,vod.material-upload.v1,vod.callbacks.dlq.v1}"
+  # The bridge's default topic of every kind, then the dead letters (tests/test_kinds.py checks it).
+  printf '%s\n' "${KAFKA_CLUSTER_TOPICS:-vod.video-upload.v1,vod.material-upload.v1,vod.video-transcode.v1,vod.media-processing.v1,vod.callbacks.dlq.v1}"
 }
 
 # --------------------------------------------------------------------------
