@@ -11,7 +11,7 @@ from pathlib import Path
 
 import msgspec
 
-from tests.bench.loadgen import ROOT
+from benchmarks.loadgen import ROOT
 
 
 class TopicCheck(msgspec.Struct, frozen=True, kw_only=True):

@@ -13,7 +13,7 @@
 # version needs only that version, so it works wherever the module itself can
 # be fetched.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/.."
 
 VEGETA_VERSION=v12.13.0
 

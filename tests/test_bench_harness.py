@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.bench import checks, procs, profile
-from tests.bench.loadgen import Answers, percentiles
+from benchmarks import checks, procs, profile
+from benchmarks.loadgen import Answers, percentiles
 
 
 def wrk_answers(acknowledged: int, **statuses: int) -> Answers:

@@ -29,12 +29,12 @@ from typing import NamedTuple
 
 import msgspec
 
-from tests.bench import checks, loadgen, procs, profile, results, targets
-from tests.bench.bodies import VENDOR_SAMPLE_VIDEOS, vendor_sample, videos_body
-from tests.bench.kafka_ceiling import Outcome
-from tests.bench.loadgen import ROOT, Answers
-from tests.bench.results import Comparison, Run
-from tests.bench.services import (
+from benchmarks import checks, loadgen, procs, profile, results, targets
+from benchmarks.bodies import VENDOR_SAMPLE_VIDEOS, vendor_sample, videos_body
+from benchmarks.kafka_ceiling import Outcome
+from benchmarks.loadgen import ROOT, Answers
+from benchmarks.results import Comparison, Run
+from benchmarks.services import (
     Service,
     bridge_command,
     ceiling_command,
@@ -371,7 +371,7 @@ class Bench:
             **{k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")},
             **self.settings(topic, 1),
         }
-        command = [sys.executable, "-m", "tests.bench.kafka_ceiling"]
+        command = [sys.executable, "-m", "benchmarks.kafka_ceiling"]
         command += [f"--seconds={opts.seconds}", f"--warmup={opts.warmup}"]
         started = _now()
         lines = []
@@ -488,7 +488,7 @@ class Bench:
     def summarise(self, comparisons: list[Comparison]) -> None:
         summary = results.Summary(
             started_at=self.stamp,
-            command=shlex.join(["python", "-m", "tests.bench", *sys.argv[1:]]),
+            command=shlex.join(["python", "-m", "benchmarks", *sys.argv[1:]]),
             machine=results.machine(),
             options={
                 "seconds": self.options.seconds,
@@ -600,7 +600,7 @@ def _parts(text: str) -> tuple[str, ...]:
 
 
 def parse(argv: list[str] | None) -> Options:
-    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument(
         "--seconds",
         type=int,

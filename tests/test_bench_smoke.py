@@ -11,9 +11,9 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from tests.bench import loadgen, procs, targets
-from tests.bench.harness import Bench, Options
-from tests.bench.results import Run, Summary
+from benchmarks import loadgen, procs, targets
+from benchmarks.harness import Bench, Options
+from benchmarks.results import Run, Summary
 from tests.kafka_tools import read_all
 from tests.samples import SAMPLE_VIDEO_IDS
 

@@ -151,12 +151,12 @@ def bridge_command() -> list[str]:
 
 
 def ceiling_command() -> list[str]:
-    return [sys.executable, "-m", "tests.bench.ceiling_server"]
+    return [sys.executable, "-m", "benchmarks.ceiling_server"]
 
 
 def naive_command() -> list[str]:
     # uvicorn's defaults otherwise, access log included, as `uvicorn app:app` runs.
-    app = "tests.bench.naive_bridge:app"
+    app = "benchmarks.naive_bridge:app"
     return [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", "{port}"]
 
 

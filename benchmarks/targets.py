@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.bench.results import Comparison, Run
+from benchmarks.results import Comparison, Run
 
 # End-to-end acknowledged callbacks/s, against the HTTP ceiling and the naive bridge.
 OF_HTTP_CEILING = 0.6

@@ -46,7 +46,7 @@ def record(pid: int, seconds: int, out: Path) -> list[str]:
 def _short(frame: str) -> str:
     """`func (…/site-packages/pkg/mod.py)` -> `func (pkg/mod.py)`; project files from the root."""
     return re.sub(
-        r"\((?:[^()]*/(?:site-packages|python3\.\d+)/|[^()]*/(?=(?:bridge|tests)/))",
+        r"\((?:[^()]*/(?:site-packages|python3\.\d+)/|[^()]*/(?=(?:bridge|tests|benchmarks)/))",
         "(",
         frame,
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 import msgspec
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
+ROOT = HERE.parent
 LUA = HERE / "post.lua"
 TOOLS_SH = HERE / "tools.sh"
 VEGETA = ROOT / ".tools" / "bin" / "vegeta"
