@@ -1,10 +1,12 @@
 """The benchmark: a real broker, the bridge as it runs in production, load from outside.
 
-`make bench` runs, against one local broker and with one body (the vendor's sample):
-the Kafka ceiling, the HTTP ceiling, the bridge at saturation and at 25/50/75 % of
-its maximum, the naive bridge, the bridge with 1, 2, 10 and 100 videos per callback,
-all of it again at 2 workers, and a profile. `make bench-soak` runs the bridge at
-half its maximum for five minutes and reports how its memory moves.
+`make bench` runs, against one local broker: the Kafka ceiling, the bare and the HTTP
+ceilings and the bridge at saturation (64 and 256 connections) and at fixed rates (1,000
+and 3,000 callbacks/s), with the vendor's sample and with bodies whose videoIds spread
+over every partition; the bridge at 25/50/75 % of its maximum, the naive bridge, the
+bridge with 1, 2, 10 and 100 videos per callback, some of it again at 2 workers, and a
+profile. `make bench-soak` runs the bridge at half its maximum for five minutes and
+reports how its memory moves.
 """
 
 from __future__ import annotations
@@ -29,13 +31,14 @@ from typing import NamedTuple
 
 import msgspec
 
-from benchmarks import checks, loadgen, procs, profile, results, targets
-from benchmarks.bodies import VENDOR_SAMPLE_VIDEOS, vendor_sample, videos_body
+from benchmarks import checks, loadgen, procs, profile, results, segments, targets
+from benchmarks.bodies import VENDOR_SAMPLE_VIDEOS, spread_samples, vendor_sample, videos_body
 from benchmarks.kafka_ceiling import Outcome
 from benchmarks.loadgen import ROOT, Answers
 from benchmarks.results import Comparison, Run
 from benchmarks.services import (
     Service,
+    bare_command,
     bridge_command,
     ceiling_command,
     count_records,
@@ -47,8 +50,23 @@ from tests.kafka_tools import create_topics
 
 RESULTS = ROOT / "bench-results"
 # What `make bench` runs, in this order; --only and --skip choose among them.
-PARTS = ("kafka-ceiling", "http-ceiling", "bridge", "rates", "naive", "sizes", "scaling", "profile")
+PARTS = (
+    "kafka-ceiling",
+    "bare-ceiling",
+    "http-ceiling",
+    "bridge",
+    "fixed-rates",
+    "rates",
+    "naive",
+    "sizes",
+    "scaling",
+    "profile",
+)
+# The partitions of every topic a run writes to.
+PARTITIONS = 6
 QUIET_LOAD = 0.5
+# The servers that write nothing to Kafka.
+CEILINGS = ("bare-ceiling", "http-ceiling")
 # A run during which other work took more than this share of one core is run again.
 DISTURBED = 0.25
 
@@ -57,11 +75,25 @@ def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name) or default)
 
 
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of whole numbers: {text}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"not a list of positive numbers: {text}")
+    return values
+
+
 @dataclass
 class Options:
     seconds: int = 15
     warmup: int = 3
     connections: int = 64
+    # wrk's connections at saturation for the ceilings and the bridge; the first is
+    # `connections`, the connections of every other closed-loop run.
+    more_connections: tuple[int, ...] = (256,)
+    fixed_rates: tuple[int, ...] = (1000, 3000)
     workers: int = 1
     scale_workers: int = 2
     parts: tuple[str, ...] = PARTS
@@ -70,6 +102,7 @@ class Options:
     wait_quiet: int = 0
     retries: int = 2
     bootstrap: str | None = None
+    broker_data: Path | None = None  # the given broker's log.dirs, to read its batches
     out: Path = RESULTS
 
 
@@ -102,6 +135,9 @@ class Window:
     loadgen: procs.CpuWindow | None = None
     others: float = 0.0
     load: tuple[float, float] = (0.0, 0.0)  # the 1-minute load average at start and end
+    # Wall clock at start and end, in ms since the epoch: the broker's batch times are.
+    started_ms: int = 0
+    stopped_ms: int = 0
     _busy: float = 0.0
     _own: float = 0.0
 
@@ -114,6 +150,7 @@ class Window:
 
     def start(self, loadgen_pid: int | None = None) -> None:
         self.load = (_load(), 0.0)
+        self.started_ms = time.time_ns() // 1_000_000
         self.loadgen = None if loadgen_pid is None else procs.CpuWindow(loadgen_pid)
         for part in self._parts():
             part.start()
@@ -126,6 +163,7 @@ class Window:
         own = _own_cpu() - self._own  # this harness: sampling, scraping
         self.others = max(0.0, busy - own - sum(part.seconds for part in self._parts()))
         self.load = (self.load[0], _load())
+        self.stopped_ms = time.time_ns() // 1_000_000
 
     def measure(self, process: subprocess.Popen[bytes]) -> None:
         """The window is the life of `process`, a load generator."""
@@ -157,18 +195,25 @@ def watching(pid: int, broker_pid: int | None, every: float = 0.25) -> Iterator[
 
 
 class Body(NamedTuple):
-    path: Path
-    videos: int
-    size: int
+    paths: tuple[Path, ...]  # posted in turn
+    videos: int  # per callback
+    size: int  # bytes of each
+    label: str  # sample | spread | N videos
 
 
 class Bench:
     def __init__(
-        self, options: Options, bootstrap: str, broker_pid: int | None, work: Path
+        self,
+        options: Options,
+        bootstrap: str,
+        broker_pid: int | None,
+        work: Path,
+        broker_data: Path | None = None,
     ) -> None:
         self.options = options
         self.bootstrap = bootstrap
         self.broker_pid = broker_pid
+        self.broker_data = broker_data
         self.work = work
         self.stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         self.out = options.out / self.stamp
@@ -186,12 +231,23 @@ class Bench:
         self.topics += 1
         return f"bench.{self.stamp}.{self.topics:02d}.{_slug(name)}"
 
-    def body(self, videos: int | None) -> Body:
-        """A body file: the vendor's sample when `videos` is None."""
-        data = vendor_sample() if videos is None else videos_body(videos)
-        path = self.work / f"body-{'sample' if videos is None else videos}.json"
-        path.write_bytes(data)
-        return Body(path, VENDOR_SAMPLE_VIDEOS if videos is None else videos, len(data))
+    def body(self, kind: str | int) -> Body:
+        """The body files of `kind`: `sample` (the vendor's), `spread` (the sample with
+        videoIds that visit every partition in turn), or a number of videos."""
+        if kind == "sample":
+            datas, videos, label = [vendor_sample()], VENDOR_SAMPLE_VIDEOS, "sample"
+        elif kind == "spread":
+            datas, videos, label = spread_samples(PARTITIONS), VENDOR_SAMPLE_VIDEOS, "spread"
+        elif isinstance(kind, int):
+            datas, videos, label = [videos_body(kind)], kind, f"{kind} videos"
+        else:
+            raise ValueError(kind)
+        paths = []
+        for n, data in enumerate(datas):
+            path = self.work / f"body-{_slug(label)}-{n:03d}.json"
+            path.write_bytes(data)
+            paths.append(path)
+        return Body(tuple(paths), videos, len(datas[0]), label)
 
     def settings(self, topic: str, workers: int) -> dict[str, str]:
         return {
@@ -202,7 +258,7 @@ class Bench:
             "BRIDGE_TOPIC_MATERIAL_UPLOAD": f"bench.{self.stamp}.material",
             "BRIDGE_TOPIC_DLQ": f"bench.{self.stamp}.dlq",
             "BRIDGE_CREATE_TOPICS": "true",
-            "BRIDGE_TOPIC_PARTITIONS": "6",
+            "BRIDGE_TOPIC_PARTITIONS": str(PARTITIONS),
         }
 
     def service(self, name: str, server: str, workers: int, topic: str) -> Service:
@@ -212,8 +268,10 @@ class Bench:
             return Service(name, bridge_command(), log, settings=settings)
         if server == "http-ceiling":
             return Service(name, ceiling_command(), log, settings=settings)
+        if server == "bare-ceiling":
+            return Service(name, bare_command(), log, settings=settings, has_metrics=False)
         if server == "naive":
-            asyncio.run(create_topics(self.bootstrap, topic, partitions=6))
+            asyncio.run(create_topics(self.bootstrap, topic, partitions=PARTITIONS))
             return Service(
                 name, naive_command(), log, settings=settings, ready_path="/docs", has_metrics=False
             )
@@ -221,7 +279,8 @@ class Bench:
 
     def url(self, service: Service, server: str) -> str:
         # The bridge and its HTTP ceiling authenticate as in production (the token in
-        # the path, as the platform is configured); the naive bridge has no auth.
+        # the path, as the platform is configured); the naive bridge has no auth, and
+        # the bare ceiling ignores the token.
         route = "/callbacks/video-upload"
         return service.url + route + ("" if server == "naive" else f"/{self.token}")
 
@@ -231,6 +290,14 @@ class Bench:
             return count_records(self.bootstrap, topic)
         return settled_count(self.bootstrap, topic)
 
+    def batches(self, topic: str, window: Window) -> segments.Batches | None:
+        """The batches the broker stored for `topic` within the measured window, when its
+        log segments can be read here."""
+        if self.broker_data is None:
+            return None
+        found = segments.read(self.broker_data, topic)
+        return segments.summarise(found, window.started_ms, window.stopped_ms)
+
     def record(self, run: Run) -> Run:
         self.runs.append(run)
         results.write(self.out / f"{len(self.runs):02d}-{_slug(run.name)}.json", run)
@@ -239,13 +306,23 @@ class Bench:
 
     # -- the runs -----------------------------------------------------------
 
-    def saturate(self, name: str, server: str, workers: int = 1, videos: int | None = None) -> Run:
+    def saturate(
+        self,
+        name: str,
+        server: str,
+        workers: int = 1,
+        body: str | int = "sample",
+        connections: int | None = None,
+    ) -> Run:
         """Closed loop with wrk: as many callbacks as the server answers."""
-        return self.quietest(lambda: self._saturate(name, server, workers, videos))
+        connections = connections or self.options.connections
+        return self.quietest(lambda: self._saturate(name, server, workers, body, connections))
 
-    def fixed_rate(self, name: str, rate: int, workers: int = 1) -> Run:
+    def fixed_rate(
+        self, name: str, rate: int, server: str = "bridge", body: str = "sample", workers: int = 1
+    ) -> Run:
         """Open loop with vegeta: `rate` callbacks a second, whatever the answers."""
-        return self.quietest(lambda: self._fixed_rate(name, rate, workers))
+        return self.quietest(lambda: self._fixed_rate(name, rate, server, body, workers))
 
     def kafka_ceiling(self) -> Run:
         """The same records, produced flat out by aiokafka in a process of its own."""
@@ -275,32 +352,35 @@ class Bench:
             print(f"  {run.name}: TOPIC CHECK FAILED: {run.topic_check.note}", flush=True)
         return run
 
-    def _saturate(self, name: str, server: str, workers: int, videos: int | None) -> Run:
+    def _saturate(
+        self, name: str, server: str, workers: int, kind: str | int, connections: int
+    ) -> Run:
         opts = self.options
-        body = self.body(videos)
+        body = self.body(kind)
         topic = self.topic(name)
         service = self.service(name, server, workers, topic)
         url = self.url(service, server)
-        kafka = server != "http-ceiling"
+        kafka = server not in CEILINGS
         started = _now()
         with service, watching(service.pid, self.broker_pid) as usage:
-            loadgen.wrk(url, body.path, opts.warmup, opts.connections)
+            loadgen.wrk(url, body.paths, opts.warmup, connections)
             before = self.count(service, topic) if kafka else 0
             answers = loadgen.wrk(
-                url, body.path, opts.seconds, opts.connections, during=usage.window.measure
+                url, body.paths, opts.seconds, connections, during=usage.window.measure
             )
             after = self.count(service, topic) if kafka else 0
         check = checks.closed_loop(topic, after - before, answers, body.videos) if kafka else None
-        return _run(
+        run = _run(
             Run(
                 name=name,
                 server=server,
                 mode="saturation",
                 workers=workers,
+                body=body.label,
                 videos_per_callback=body.videos,
                 body_bytes=body.size,
                 load_generator=f"{loadgen.wrk_version()}, 1 thread",
-                connections=opts.connections,
+                connections=connections,
                 warmup_seconds=opts.warmup,
                 topic_check=check,
                 started_at=started,
@@ -308,11 +388,15 @@ class Bench:
             answers,
             usage,
         )
+        run.kafka_batches = self.batches(topic, usage.window) if kafka else None
+        return run
 
     def _fixed_rate(
         self,
         name: str,
         rate: int,
+        server: str = "bridge",
+        kind: str = "sample",
         workers: int = 1,
         seconds: int | None = None,
         warmup: int | None = None,
@@ -320,10 +404,11 @@ class Bench:
     ) -> Run:
         seconds = self.options.seconds if seconds is None else seconds
         warmup = self.options.warmup if warmup is None else warmup
-        body = self.body(None)
+        body = self.body(kind)
         topic = self.topic(name)
-        service = self.service(name, "bridge", workers, topic)
-        url = self.url(service, "bridge")
+        service = self.service(name, server, workers, topic)
+        url = self.url(service, server)
+        kafka = server not in CEILINGS
         workdir = self.work / _slug(name)
         workdir.mkdir(exist_ok=True)
         started = _now()
@@ -334,25 +419,28 @@ class Bench:
                 time.sleep(warmup)
                 usage.window.measure(attack)
 
-            answers = loadgen.vegeta(url, body.path, rate, seconds, warmup, workdir, measure)
-            records = self.count(service, topic)
+            answers = loadgen.vegeta(url, body.paths, rate, seconds, warmup, workdir, measure)
+            records = self.count(service, topic) if kafka else 0
+        check = checks.open_loop(topic, records, answers, body.videos) if kafka else None
         run = _run(
             Run(
                 name=name,
-                server="bridge",
+                server=server,
                 mode=mode,
                 workers=workers,
+                body=body.label,
                 videos_per_callback=body.videos,
                 body_bytes=body.size,
                 load_generator=f"vegeta {loadgen.VEGETA_VERSION}",
                 rate_offered=float(rate),
                 warmup_seconds=warmup,
-                topic_check=checks.open_loop(topic, records, answers, body.videos),
+                topic_check=check,
                 started_at=started,
             ),
             answers,
             usage,
         )
+        run.kafka_batches = self.batches(topic, usage.window) if kafka else None
         if mode == "soak":
             samples = usage.sampler.samples
             settle = max(warmup, seconds / 10)
@@ -412,6 +500,7 @@ class Bench:
             latency_ms={},
         )
         run = _run(run, answers, usage)
+        run.kafka_batches = self.batches(topic, usage.window)
         # Exactly the records acknowledged in the window, not whole callbacks.
         run.records_per_s = round(outcome.records_per_s, 1)
         run.videos_per_s = run.records_per_s
@@ -422,18 +511,18 @@ class Bench:
     def profile(self) -> None:
         """The bridge under py-spy during a saturating run: a flame graph and a text profile."""
         opts = self.options
-        body = self.body(None)
+        body = self.body("sample")
         name = "bridge under py-spy"
         service = self.service(name, "bridge", 1, self.topic(name))
         url = self.url(service, "bridge")
         span = max(2, min(opts.seconds, 10))
         with service:
-            loadgen.wrk(url, body.path, opts.warmup, opts.connections)
+            loadgen.wrk(url, body.paths, opts.warmup, opts.connections)
 
             def record(_: subprocess.Popen[bytes]) -> None:
                 self.profile_top = profile.record(service.pid, span, self.out)
 
-            loadgen.wrk(url, body.path, 2 * span + 2, opts.connections, during=record)
+            loadgen.wrk(url, body.paths, 2 * span + 2, opts.connections, during=record)
         print(f"profile: {self.out / 'profile.svg'} and {self.out / 'profile-top.txt'}")
 
     # -- the whole ----------------------------------------------------------
@@ -443,12 +532,26 @@ class Bench:
         parts = opts.parts
         if "kafka-ceiling" in parts:
             self.kafka_ceiling()
+        if "bare-ceiling" in parts:
+            self.saturate_all("bare-ceiling", "bare-ceiling")
         if "http-ceiling" in parts:
             self.saturate("http-ceiling", "http-ceiling", opts.workers)
         if "bridge" in parts or "rates" in parts:
             top = self.saturate("bridge", "bridge", opts.workers)
+            if "bridge" in parts:
+                for connections in opts.more_connections:
+                    self.saturate(
+                        f"bridge c{connections}", "bridge", opts.workers, "sample", connections
+                    )
+                self.saturate("bridge spread", "bridge", opts.workers, "spread")
             if "rates" in parts:
                 self.rates("bridge", top, opts.workers)
+        if "fixed-rates" in parts:
+            for rate in opts.fixed_rates:
+                self.fixed_rate(f"bare-ceiling @{rate}/s", rate, "bare-ceiling")
+                self.fixed_rate(f"http-ceiling @{rate}/s", rate, "http-ceiling")
+                self.fixed_rate(f"bridge @{rate}/s", rate, "bridge", "sample", opts.workers)
+                self.fixed_rate(f"bridge spread @{rate}/s", rate, "bridge", "spread", opts.workers)
         if "naive" in parts:
             self.saturate("naive", "naive")
         if "sizes" in parts:
@@ -463,11 +566,18 @@ class Bench:
             self.profile()
         self.summarise(targets.comparisons(self.runs, opts.scale_workers))
 
+    def saturate_all(self, name: str, server: str) -> None:
+        """At `connections`, then at each of `more_connections`."""
+        opts = self.options
+        self.saturate(name, server, opts.workers)
+        for connections in opts.more_connections:
+            self.saturate(f"{name} c{connections}", server, opts.workers, "sample", connections)
+
     def rates(self, name: str, top: Run, workers: int) -> None:
         """Fixed rates at 25, 50 and 75 % of the maximum measured at saturation."""
         for share in (25, 50, 75):
             rate = round(top.callbacks_per_s * share / 100)
-            self.fixed_rate(f"{name} @{share}%", rate, workers)
+            self.fixed_rate(f"{name} @{share}%", rate, "bridge", "sample", workers)
 
     def soak(self) -> None:
         """The bridge at half its maximum for a long while: does its memory stay flat?"""
@@ -477,7 +587,7 @@ class Bench:
             rate = round(self.saturate("bridge", "bridge", opts.workers).callbacks_per_s / 2)
         seconds = opts.soak or 300
         run = self._fixed_rate(
-            "bridge soak @50%", rate, opts.workers, seconds=seconds, warmup=10, mode="soak"
+            "bridge soak @50%", rate, workers=opts.workers, seconds=seconds, warmup=10, mode="soak"
         )
         self.record(self.checked(run))
         series = run.rss_series_mb or []
@@ -503,7 +613,13 @@ class Bench:
             profile=self.profile_top,
         )
         results.write(self.out / "summary.json", summary)
-        text = results.table(self.runs) + "\n\n" + results.comparisons_table(comparisons)
+        text = "\n\n".join(
+            [
+                results.table(self.runs),
+                results.costs_table(self.runs),
+                results.comparisons_table(comparisons),
+            ]
+        )
         (self.out / "table.md").write_text(text + "\n")
         latest = self.options.out / "latest"
         latest.unlink(missing_ok=True)
@@ -562,25 +678,33 @@ def _run(run: Run, answers: Answers, usage: Usage) -> Run:
     run.rss_hwm_mb = round(usage.hwm / procs.MB, 1)
     run.pss_peak_mb = round(usage.sampler.pss_peak / procs.MB, 1)
     run.broker_cpu_seconds = Window.seconds(usage.window.broker)
+    run.broker_cpu_ms_per_callback = round(run.broker_cpu_seconds * 1000 / max(1, acked), 3)
     run.loadgen_cpu_seconds = Window.seconds(usage.window.loadgen)
     run.other_cpu_seconds = round(usage.window.others, 2)
     run.load_average = usage.window.load
     return run
 
 
+class Broker(NamedTuple):
+    bootstrap: str
+    pid: int | None  # when it runs on this machine, to measure its CPU
+    data: Path | None  # its log.dirs, when known, to read the batches it stored
+
+
 @contextmanager
-def broker(options: Options, work: Path) -> Iterator[tuple[str, int | None]]:
+def broker(options: Options, work: Path) -> Iterator[Broker]:
     """The given broker, or a local one on free ports for this run alone."""
     if options.bootstrap:
         host, _, port = options.bootstrap.rpartition(":")
         nearby = host in ("127.0.0.1", "localhost", "[::1]") and port.isdigit()
-        yield options.bootstrap, procs.listener(int(port)) if nearby else None
+        pid = procs.listener(int(port)) if nearby else None
+        yield Broker(options.bootstrap, pid, options.broker_data)
         return
     local = LocalBroker(work / "kafka")
     print(f"starting a local broker on {local.bootstrap}", flush=True)
     local.start()
     try:
-        yield local.bootstrap, local.pid
+        yield Broker(local.bootstrap, local.pid, local.state_dir / "data")
     finally:
         local.stop()
 
@@ -618,6 +742,21 @@ def parse(argv: list[str] | None) -> Options:
         type=int,
         default=_env_int("BENCH_CONNECTIONS", 64),
         help="wrk's connections at saturation (BENCH_CONNECTIONS, default 64)",
+    )
+    parser.add_argument(
+        "--more-connections",
+        type=_ints,
+        default=_ints(os.environ.get("BENCH_MORE_CONNECTIONS") or "256"),
+        metavar="N,...",
+        help="wrk's connections of the further saturating runs of the ceilings and the bridge "
+        "(BENCH_MORE_CONNECTIONS, default 256)",
+    )
+    parser.add_argument(
+        "--fixed-rates",
+        type=_ints,
+        default=_ints(os.environ.get("BENCH_FIXED_RATES") or "1000,3000"),
+        metavar="RATE,...",
+        help="callbacks/s of the fixed-rate runs (BENCH_FIXED_RATES, default 1000,3000)",
     )
     parser.add_argument(
         "--workers",
@@ -658,12 +797,20 @@ def parse(argv: list[str] | None) -> Options:
         "(BENCH_RETRIES, default 2)",
     )
     parser.add_argument("--bootstrap", help="use this broker instead of starting one")
+    parser.add_argument(
+        "--broker-data",
+        type=Path,
+        metavar="DIR",
+        help="the --bootstrap broker's log.dirs, to read the batches it stored",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="default: bench-results/")
     args = parser.parse_args(argv)
     return Options(
         seconds=args.seconds,
         warmup=args.warmup,
         connections=args.connections,
+        more_connections=args.more_connections,
+        fixed_rates=args.fixed_rates,
         workers=args.workers,
         scale_workers=args.scale_workers,
         parts=tuple(part for part in args.only if part not in args.skip),
@@ -672,6 +819,7 @@ def parse(argv: list[str] | None) -> Options:
         wait_quiet=args.wait_quiet,
         retries=args.retries,
         bootstrap=args.bootstrap,
+        broker_data=args.broker_data,
         out=args.out,
     )
 
@@ -691,12 +839,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: the machine is not quiet (load >= {QUIET_LOAD}); figures will be lower")
     with (
         tempfile.TemporaryDirectory(prefix="bench-") as tmp,
-        broker(options, Path(tmp)) as (
-            bootstrap,
-            broker_pid,
-        ),
+        broker(options, Path(tmp)) as kafka,
     ):
-        bench = Bench(options, bootstrap, broker_pid, Path(tmp))
+        bench = Bench(options, kafka.bootstrap, kafka.pid, Path(tmp), kafka.data)
         bench.load_before = load
         if options.soak is not None:
             bench.soak()

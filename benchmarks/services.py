@@ -150,6 +150,10 @@ def bridge_command() -> list[str]:
     return [sys.executable, "-m", "bridge", "serve"]
 
 
+def bare_command() -> list[str]:
+    return [sys.executable, "-m", "benchmarks.bare_server"]
+
+
 def ceiling_command() -> list[str]:
     return [sys.executable, "-m", "benchmarks.ceiling_server"]
 
