@@ -22,9 +22,9 @@ import msgspec
 from aiokafka import AIOKafkaProducer
 
 from bridge import records
-from bridge.config import Settings, load_settings
+from bridge.kafka.publisher import producer_options
 from bridge.kinds import VIDEO_UPLOAD
-from bridge.publisher import producer_options
+from bridge.settings import Settings, load_settings
 from tests.bench.bodies import vendor_sample
 
 
