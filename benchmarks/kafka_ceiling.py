@@ -23,9 +23,9 @@ from aiokafka import AIOKafkaProducer
 
 from benchmarks.bodies import vendor_sample
 from bridge import records
-from bridge.config import Settings, load_settings
+from bridge.kafka.publisher import producer_options
 from bridge.kinds import VIDEO_UPLOAD
-from bridge.publisher import producer_options
+from bridge.settings import Settings, load_settings
 
 
 class Outcome(msgspec.Struct, frozen=True):

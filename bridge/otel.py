@@ -20,10 +20,10 @@ from opentelemetry.trace import SpanKind, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bridge import __version__
-from bridge.access import route_of
+from bridge.http.access_log import route_of
+from bridge.kafka.publisher import Publisher
 from bridge.kinds import KINDS
 from bridge.logs import request_id
-from bridge.publisher import Publisher
 from bridge.records import OutgoingRecord
 
 _CALLBACK_ROUTES = frozenset(kind.route for kind in KINDS)

@@ -12,10 +12,10 @@ from typing import NamedTuple
 
 import msgspec
 
-from bridge.encodings import NotBase64, from_base64
 from bridge.errors import CallbackError, NotJson, WrongShape
 from bridge.kinds import CallbackKind
 from bridge.logs import utc_now
+from bridge.wire.encodings import NotBase64, from_base64
 
 Headers = list[tuple[str, bytes]]
 
@@ -63,7 +63,7 @@ def decode_callback(kind: CallbackKind, body: bytes) -> Decoded:
     """Split a body into forwardable items and faulty ones.
 
     A body that is not JSON is read as URL-safe Base64 of JSON (see
-    `bridge.encodings`); the items are then slices of the decoded bytes.
+    `bridge.wire.encodings`); the items are then slices of the decoded bytes.
     Raises `NotJson` or `WrongShape` when the body as a whole is unusable:
     neither encoding, not the documented shape, or not one forwardable item in it.
     """

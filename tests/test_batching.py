@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bridge.batching import STALLED_AFTER, Backlog, Batcher, Builder, murmur2, partition_for
+from bridge.kafka.batching import STALLED_AFTER, Backlog, Batcher, Builder, murmur2, partition_for
 from bridge.records import OutgoingRecord
 from tests.kafka_tools import java_murmur2, java_partition
 

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.app import Bridge
-from bridge.config import Settings
+from bridge.http.app import Bridge
+from bridge.settings import Settings
 from tests.kafka_tools import read_all, unique_topic
 from tests.load import Stream
 

@@ -33,16 +33,16 @@ from aiokafka.errors import (
 from aiokafka.helpers import create_ssl_context
 from aiokafka.protocol.metadata import MetadataRequest
 
-from bridge.batching import Backlog, Batcher
-from bridge.config import Settings
 from bridge.deadlines import Deadlines
 from bridge.errors import BodyTooLarge, Unavailable
+from bridge.kafka.batching import Backlog, Batcher
+from bridge.kafka.oauth import token_provider
+from bridge.kafka.preflight import certificate_problem, refusal
 from bridge.metrics import Metrics
-from bridge.oauth import token_provider
-from bridge.preflight import certificate_problem, refusal
 from bridge.records import OutgoingRecord
+from bridge.settings import Settings
 
-log = logging.getLogger("bridge.publisher")
+log = logging.getLogger("bridge.kafka.publisher")
 
 PROBE_INTERVAL = 1.0  # seconds between metadata requests
 PROBE_TIMEOUT = 2.0

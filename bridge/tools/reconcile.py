@@ -26,15 +26,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from bridge.config import Settings
-from bridge.consumer import partitions_of
+from bridge.kafka.publisher import client_options, producer_options
 from bridge.kinds import VIDEO_UPLOAD
-from bridge.publisher import client_options, producer_options
 from bridge.records import Context, Item, OutgoingRecord, now_rfc3339, records_for
-from bridge.schema import number
+from bridge.settings import Settings
+from bridge.tools.topic_reader import partitions_of
 from bridge.vod.api import ApiCounts, ApiUnavailable, VendorError, VideoApi
+from bridge.wire.upload import number
 
-log = logging.getLogger("bridge.reconcile")
+log = logging.getLogger("bridge.tools.reconcile")
 
 # A CloudEvents extension attribute (lowercase letters and digits only), absent on
 # records of the callback path.

@@ -13,28 +13,28 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bridge import records
-from bridge.access import AccessLog
-from bridge.answers import Answer, ItemFault, answer, send_answer, send_error
-from bridge.auth import Authenticator
-from bridge.body import read_body
-from bridge.config import Settings
 from bridge.deadlines import Deadlines
 from bridge.errors import CallbackError, Unavailable, WrongContentType
+from bridge.http.access_log import AccessLog
+from bridge.http.answers import Answer, ItemFault, answer, send_answer, send_error
+from bridge.http.auth import Authenticator
+from bridge.http.body import read_body
+from bridge.kafka.publisher import KafkaPublisher, Publisher, StartupError
 from bridge.kinds import KINDS, CallbackKind
 from bridge.logs import request_id
 from bridge.metrics import Metrics
-from bridge.publisher import KafkaPublisher, Publisher, StartupError
+from bridge.settings import Settings
 
 if TYPE_CHECKING:
     from bridge.otel import Tracing
 
-log = logging.getLogger("bridge.app")
+log = logging.getLogger("bridge.http.app")
 
 _PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 
 # JSON on every route, and text/plain: the platform's Base64 notifications
-# carry it. Either may hold JSON or its Base64 (`bridge.encodings`).
+# carry it. Either may hold JSON or its Base64 (`bridge.wire.encodings`).
 ACCEPTED_CONTENT_TYPES = ("application/json", "text/plain")
 
 
