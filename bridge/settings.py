@@ -58,6 +58,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     kafka_ssl_keyfile: str = ""
     kafka_ssl_key_password: str = ""
     kafka_compression: Literal["zstd", "lz4", "gzip", "snappy", "none"] = "lz4"
+    # The least time between two produce requests to one broker while callbacks keep
+    # coming (bridge.kafka.batching); the tools' producers take it as aiokafka's linger.
     kafka_linger_ms: Annotated[int, msgspec.Meta(ge=0)] = 5
     kafka_max_batch_bytes: Positive = 262_144
     kafka_request_timeout_ms: Positive = 15_000

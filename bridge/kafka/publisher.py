@@ -16,7 +16,7 @@ import collections
 import logging
 import ssl
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
@@ -32,6 +32,7 @@ from aiokafka.errors import (
 )
 from aiokafka.helpers import create_ssl_context
 from aiokafka.protocol.metadata import MetadataRequest
+from aiokafka.structs import TopicPartition
 
 from bridge.deadlines import Deadlines
 from bridge.errors import BodyTooLarge, Unavailable
@@ -307,7 +308,8 @@ class KafkaPublisher:
 
     def _use(self, producer: AIOKafkaProducer) -> None:
         self._producer = producer
-        self._batcher = Batcher(producer, self._partition_count)
+        linger = self._settings.kafka_linger_ms / 1000
+        self._batcher = Batcher(producer, self._partition_count, _leaders(producer), linger)
 
     async def _new_producer(self) -> AIOKafkaProducer:
         producer = AIOKafkaProducer(**producer_options(self._settings))
@@ -376,12 +378,16 @@ class KafkaPublisher:
         return bool(answered)
 
     def _stalled(self) -> bool:
-        """Records wait, the cluster answers, and nothing was delivered for too long."""
+        """Records wait, the cluster answers, and nothing was delivered for too long.
+
+        Records wait while callbacks wait for them, and also while the producer holds
+        batches it neither delivers nor fails: callbacks refused meanwhile (the batcher's
+        backlog) wait for nothing, but the producer is as stuck.
+        """
         waiting_since = max(self._last_delivery, self._reachable_since)
-        return (
-            self._records_in_flight > 0
-            and time.monotonic() - waiting_since > self._settings.producer_stall_seconds
-        )
+        batcher = self._batcher
+        waiting = self._records_in_flight > 0 or (batcher is not None and batcher.unacknowledged())
+        return waiting and time.monotonic() - waiting_since > self._settings.producer_stall_seconds
 
     async def _replace(self, stuck: AIOKafkaProducer, why: str = _STALLED) -> None:
         if stuck is not self._producer:
@@ -404,6 +410,17 @@ class KafkaPublisher:
         retiring = asyncio.create_task(_retire(stuck))
         self._retiring.add(retiring)
         retiring.add_done_callback(self._retiring.discard)
+
+
+def _leaders(producer: AIOKafkaProducer) -> Callable[[str, int], int | None]:
+    """The broker leading a partition, as `producer` last heard (None: not known yet)."""
+    cluster = producer.client.cluster
+
+    def leader_of(topic: str, partition: int) -> int | None:
+        leader: int | None = cluster.leader_for_partition(TopicPartition(topic, partition))
+        return None if leader is None or leader < 0 else leader
+
+    return leader_of
 
 
 def _expire(acknowledged: asyncio.Future[None]) -> None:
