@@ -18,6 +18,7 @@ import re
 import resource
 import secrets
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import NamedTuple
 
 import msgspec
@@ -35,7 +37,7 @@ from benchmarks import checks, loadgen, procs, profile, results, segments, targe
 from benchmarks.bodies import VENDOR_SAMPLE_VIDEOS, spread_samples, vendor_sample, videos_body
 from benchmarks.kafka_ceiling import Outcome
 from benchmarks.loadgen import ROOT, Answers
-from benchmarks.results import Comparison, Run
+from benchmarks.results import CEILINGS, Comparison, Run
 from benchmarks.services import (
     Service,
     bare_command,
@@ -65,8 +67,6 @@ PARTS = (
 # The partitions of every topic a run writes to.
 PARTITIONS = 6
 QUIET_LOAD = 0.5
-# The servers that write nothing to Kafka.
-CEILINGS = ("bare-ceiling", "http-ceiling")
 # A run during which other work took more than this share of one core is run again.
 DISTURBED = 0.25
 
@@ -103,6 +103,8 @@ class Options:
     retries: int = 2
     bootstrap: str | None = None
     broker_data: Path | None = None  # the given broker's log.dirs, to read its batches
+    # A checkout of another version of the bridge, run next to it under the same loads.
+    reference: Path | None = None
     out: Path = RESULTS
 
 
@@ -266,6 +268,10 @@ class Bench:
         settings = self.settings(topic, workers)
         if server == "bridge":
             return Service(name, bridge_command(), log, settings=settings)
+        if server == "reference":
+            assert self.options.reference is not None
+            reference = self.options.reference
+            return Service(name, bridge_command(), log, settings=settings, cwd=reference)
         if server == "http-ceiling":
             return Service(name, ceiling_command(), log, settings=settings)
         if server == "bare-ceiling":
@@ -278,7 +284,7 @@ class Bench:
         raise ValueError(server)
 
     def url(self, service: Service, server: str) -> str:
-        # The bridge and its HTTP ceiling authenticate as in production (the token in
+        # The bridges and the HTTP ceiling authenticate as in production (the token in
         # the path, as the platform is configured); the naive bridge has no auth, and
         # the bare ceiling ignores the token.
         route = "/callbacks/video-upload"
@@ -536,22 +542,28 @@ class Bench:
             self.saturate_all("bare-ceiling", "bare-ceiling")
         if "http-ceiling" in parts:
             self.saturate("http-ceiling", "http-ceiling", opts.workers)
+        # The bridge, and the reference bridge under each of the same loads right after it.
+        bridges = ["bridge"] + (["reference"] if opts.reference is not None else [])
         if "bridge" in parts or "rates" in parts:
             top = self.saturate("bridge", "bridge", opts.workers)
             if "bridge" in parts:
-                for connections in opts.more_connections:
-                    self.saturate(
-                        f"bridge c{connections}", "bridge", opts.workers, "sample", connections
-                    )
-                self.saturate("bridge spread", "bridge", opts.workers, "spread")
+                if opts.reference is not None:
+                    self.saturate("reference", "reference", opts.workers)
+                for more in opts.more_connections:
+                    for server in bridges:
+                        self.saturate(f"{server} c{more}", server, opts.workers, "sample", more)
+                for server in bridges:
+                    self.saturate(f"{server} spread", server, opts.workers, "spread")
             if "rates" in parts:
                 self.rates("bridge", top, opts.workers)
         if "fixed-rates" in parts:
             for rate in opts.fixed_rates:
                 self.fixed_rate(f"bare-ceiling @{rate}/s", rate, "bare-ceiling")
                 self.fixed_rate(f"http-ceiling @{rate}/s", rate, "http-ceiling")
-                self.fixed_rate(f"bridge @{rate}/s", rate, "bridge", "sample", opts.workers)
-                self.fixed_rate(f"bridge spread @{rate}/s", rate, "bridge", "spread", opts.workers)
+                for body in ("sample", "spread"):
+                    for server in bridges:
+                        label = server if body == "sample" else f"{server} {body}"
+                        self.fixed_rate(f"{label} @{rate}/s", rate, server, body, opts.workers)
         if "naive" in parts:
             self.saturate("naive", "naive")
         if "sizes" in parts:
@@ -605,6 +617,9 @@ class Bench:
                 "warmup": self.options.warmup,
                 "connections": self.options.connections,
                 "workers": self.options.workers,
+                "reference": ""
+                if self.options.reference is None
+                else f"{self.options.reference} at {results.commit(self.options.reference)}",
             },
             load_before=self.load_before,
             quietness=_quietness(self.runs, self.load_before),
@@ -803,6 +818,14 @@ def parse(argv: list[str] | None) -> Options:
         metavar="DIR",
         help="the --bootstrap broker's log.dirs, to read the batches it stored",
     )
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        metavar="DIR",
+        help="a checkout of another version of the bridge (e.g. `git worktree add DIR main`), "
+        "run as `reference` right after the bridge under each load of the bridge and "
+        "fixed-rates parts: before and after, in one run",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="default: bench-results/")
     args = parser.parse_args(argv)
     return Options(
@@ -820,11 +843,20 @@ def parse(argv: list[str] | None) -> Options:
         retries=args.retries,
         bootstrap=args.bootstrap,
         broker_data=args.broker_data,
+        reference=None if args.reference is None else args.reference.resolve(),
         out=args.out,
     )
 
 
+def _interrupt(sig: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    # SIGTERM, and SIGINT where a shell started this in the background and ignores it,
+    # end a run as Ctrl-C does: its servers and broker are stopped, not left behind.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     options = parse(argv)
     try:
         loadgen.ensure_tools()

@@ -32,7 +32,7 @@ class Run(msgspec.Struct, kw_only=True):
     """One run: what was measured, how, and the topic check. The figures are filled in last."""
 
     name: str
-    server: str  # bridge | bare-ceiling | http-ceiling | naive | kafka-ceiling
+    server: str  # bridge | reference | bare-ceiling | http-ceiling | naive | kafka-ceiling
     mode: str  # saturation | fixed-rate | produce | soak
     workers: int
     body: str = "sample"  # sample | spread | N videos
@@ -100,7 +100,7 @@ def machine() -> dict[str, str]:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "kafka": _kafka_version(),
-        "commit": _commit(),
+        "commit": commit(ROOT),
     }
     for package in ("aiokafka", "uvicorn", "uvloop", "httptools", "starlette", "msgspec"):
         info[package] = _version(package)
@@ -129,10 +129,12 @@ def _kafka_version() -> str:
     return f"Apache Kafka {found.group(1)} (local, KRaft, one node)" if found else "unknown"
 
 
-def _commit() -> str:
+def commit(root: Path) -> str:
+    """The commit checked out at `root`, and whether its bridge/ has changes on top."""
+
     def git(*args: str) -> str:
         result = subprocess.run(
-            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
+            ["git", *args], cwd=root, capture_output=True, text=True, check=False
         )
         return result.stdout.strip()
 
@@ -226,7 +228,8 @@ def _rule(head: str) -> str:
 
 
 BARE = "bare-ceiling"
-_ORDER = {BARE: 0, "http-ceiling": 1, "bridge": 2, "naive": 3}
+CEILINGS = (BARE, "http-ceiling")
+_ORDER = {BARE: 0, "http-ceiling": 1, "bridge": 2, "reference": 3, "naive": 4}
 
 
 def _load(run: Run) -> tuple[int, float] | None:
@@ -262,7 +265,14 @@ def costs_table(runs: list[Run]) -> str:
         for run in runs
         if (load := _load(run)) in bare and run.workers == 1 and run.body in ("sample", "spread")
     ]
-    chosen.sort(key=lambda run: (_load(run), _ORDER.get(run.server, 9), run.body))
+    chosen.sort(
+        key=lambda run: (
+            _load(run),
+            run.server not in CEILINGS,
+            run.body,
+            _ORDER.get(run.server, 9),
+        )
+    )
     for run in chosen:
         load = _load(run)
         assert load is not None
