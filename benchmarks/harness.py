@@ -89,6 +89,7 @@ def _ints(text: str) -> tuple[int, ...]:
 class Options:
     seconds: int = 15
     warmup: int = 3
+    broker_warmup: int = 10  # seconds of producing into a broker the harness started
     connections: int = 64
     # wrk's connections at saturation for the ceilings and the bridge; the first is
     # `connections`, the connections of every other closed-loop run.
@@ -222,7 +223,7 @@ class Bench:
         self.token = secrets.token_urlsafe(18)  # 24 characters
         self.runs: list[Run] = []
         self.failed: list[str] = []
-        self.profile_top: list[str] | None = None
+        self.profiles: dict[str, list[str]] = {}  # by load: the profile's text
         self.load_before = _load()
         self.topics = 0
 
@@ -456,6 +457,22 @@ class Bench:
             ]
         return run
 
+    def warm_broker(self, seconds: int) -> None:
+        """A fresh broker's JVM compiles its produce path while it serves the first runs,
+        which would pay for it: produce flat out for a while first, unmeasured."""
+        if seconds <= 0:
+            return
+        topic = self.topic("broker warm-up")
+        asyncio.run(create_topics(self.bootstrap, topic, partitions=PARTITIONS))
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")},
+            **self.settings(topic, 1),
+        }
+        command = [sys.executable, "-m", "benchmarks.kafka_ceiling"]
+        command += [f"--seconds={seconds}", "--warmup=0"]
+        print(f"warming the broker up for {seconds} s", flush=True)
+        subprocess.run(command, env=env, stdout=subprocess.DEVNULL, check=True)
+
     def _kafka_ceiling(self) -> Run:
         opts = self.options
         name = "kafka-ceiling"
@@ -515,27 +532,44 @@ class Bench:
         return run
 
     def profile(self) -> None:
-        """The bridge under py-spy during a saturating run: a flame graph and a text profile."""
+        """The bridge under py-spy, saturated and at the highest fixed rate: a flame graph
+        and a text profile of each."""
         opts = self.options
         body = self.body("sample")
+        span = max(2, min(opts.seconds, 10))
         name = "bridge under py-spy"
         service = self.service(name, "bridge", 1, self.topic(name))
         url = self.url(service, "bridge")
-        span = max(2, min(opts.seconds, 10))
         with service:
             loadgen.wrk(url, body.paths, opts.warmup, opts.connections)
 
-            def record(_: subprocess.Popen[bytes]) -> None:
-                self.profile_top = profile.record(service.pid, span, self.out)
+            def saturated(_: subprocess.Popen[bytes]) -> None:
+                self.profiles["saturated"] = profile.record(service.pid, span, self.out)
 
-            loadgen.wrk(url, body.paths, 2 * span + 2, opts.connections, during=record)
+            loadgen.wrk(url, body.paths, 2 * span + 2, opts.connections, during=saturated)
         print(f"profile: {self.out / 'profile.svg'} and {self.out / 'profile-top.txt'}")
+        rate = max(opts.fixed_rates)
+        stem = f"profile-at-{rate}"
+        name = f"bridge under py-spy @{rate}/s"
+        service = self.service(name, "bridge", 1, self.topic(name))
+        url = self.url(service, "bridge")
+        workdir = self.work / _slug(name)
+        workdir.mkdir(exist_ok=True)
+        with service:
+
+            def steady(_: subprocess.Popen[bytes]) -> None:
+                time.sleep(opts.warmup)  # the warm-up: not profiled
+                self.profiles[f"at {rate}/s"] = profile.record(service.pid, span, self.out, stem)
+
+            loadgen.vegeta(url, body.paths, rate, 2 * span + 2, opts.warmup, workdir, steady)
+        print(f"profile: {self.out / f'{stem}.svg'} and {self.out / f'{stem}-top.txt'}")
 
     # -- the whole ----------------------------------------------------------
 
     def bench(self) -> None:
         opts = self.options
         parts = opts.parts
+        self.warm_broker(opts.broker_warmup)
         if "kafka-ceiling" in parts:
             self.kafka_ceiling()
         if "bare-ceiling" in parts:
@@ -625,7 +659,7 @@ class Bench:
             quietness=_quietness(self.runs, self.load_before),
             runs=self.runs,
             comparisons=comparisons,
-            profile=self.profile_top,
+            profiles=self.profiles,
         )
         results.write(self.out / "summary.json", summary)
         text = "\n\n".join(
@@ -646,9 +680,9 @@ class Bench:
         )
         print(f"{_quietness(self.runs, self.load_before)}\n")
         print(text)
-        if self.profile_top:
-            print("\nTop functions by own time (py-spy):")
-            print("\n".join(self.profile_top[:18]))
+        for load, lines in self.profiles.items():
+            print(f"\nTop functions by own time (py-spy), {load}:")
+            print("\n".join(lines[:18]))
         print(f"\nResults: {self.out}/")
         for failure in self.failed:
             print(f"TOPIC CHECK FAILED: {failure}")
@@ -753,6 +787,14 @@ def parse(argv: list[str] | None) -> Options:
         help="warm-up seconds before each, excluded from the figures (BENCH_WARMUP, default 3)",
     )
     parser.add_argument(
+        "--broker-warmup",
+        type=int,
+        default=_env_int("BENCH_BROKER_WARMUP", 10),
+        metavar="SECONDS",
+        help="seconds of producing into the broker the harness starts, before the runs, so "
+        "that its JVM has compiled the produce path (BENCH_BROKER_WARMUP, default 10)",
+    )
+    parser.add_argument(
         "--connections",
         type=int,
         default=_env_int("BENCH_CONNECTIONS", 64),
@@ -831,6 +873,7 @@ def parse(argv: list[str] | None) -> Options:
     return Options(
         seconds=args.seconds,
         warmup=args.warmup,
+        broker_warmup=args.broker_warmup,
         connections=args.connections,
         more_connections=args.more_connections,
         fixed_rates=args.fixed_rates,
@@ -873,6 +916,8 @@ def main(argv: list[str] | None = None) -> int:
         tempfile.TemporaryDirectory(prefix="bench-") as tmp,
         broker(options, Path(tmp)) as kafka,
     ):
+        if options.bootstrap:
+            options.broker_warmup = 0  # a running broker has been serving already
         bench = Bench(options, kafka.bootstrap, kafka.pid, Path(tmp), kafka.data)
         bench.load_before = load
         if options.soak is not None:

@@ -88,7 +88,7 @@ class Summary(msgspec.Struct, kw_only=True):
     quietness: str
     runs: list[Run]
     comparisons: list[Comparison]
-    profile: list[str] | None = None
+    profiles: dict[str, list[str]] = {}  # by load: functions by own and total time
 
 
 def machine() -> dict[str, str]:
