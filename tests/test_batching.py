@@ -93,7 +93,18 @@ async def settle_all() -> None:
 
 
 @pytest.mark.parametrize(
-    "key", [b"", b"a", b"ab", b"abc", b"abcd", b"9B0F7BA8BCB9D056D4C24ADDBF821D10", b"x" * 1001]
+    "key",
+    [
+        b"",
+        b"a",
+        b"ab",
+        b"abc",
+        b"abcd",
+        b"9B0F7BA8BCB9D056D4C24ADDBF821D10",
+        b"y" * 259,  # the longest key whose words are unpacked at once
+        b"y" * 260,
+        b"x" * 1001,
+    ],
 )
 def test_murmur2_is_kafkas(key: bytes) -> None:
     assert murmur2(key) == java_murmur2(key) & 0xFFFFFFFF

@@ -30,7 +30,7 @@ import asyncio
 import collections
 import itertools
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from bridge.records import OutgoingRecord
@@ -39,17 +39,27 @@ _M = 0x5BD1E995
 _MASK = 0xFFFFFFFF
 
 
+# Unpackers of a key's 4-byte words, by their number, made once: keys are short and
+# mostly of a few lengths (videoIds). Longer keys are read word by word.
+_UNPACKERS = [struct.Struct(f"<{words}I").unpack_from for words in range(65)]
+
+
 def murmur2(data: bytes) -> int:
-    """Kafka's murmur2 (unsigned), twice as fast as a byte-at-a-time loop."""
+    """Kafka's murmur2 (unsigned), in as few Python operations as it allows: the words
+    unpacked at once, the mixing steps fused."""
     length = len(data)
     h = 0x9747B28C ^ length
-    whole = length & ~3
-    for (k,) in struct.iter_unpack("<I", data[:whole]):
+    words = length >> 2
+    if words < len(_UNPACKERS):
+        unpacked: Iterable[int] = _UNPACKERS[words](data)
+    else:
+        unpacked = (k for (k,) in struct.iter_unpack("<I", data[: words << 2]))
+    for k in unpacked:
         k = (k * _M) & _MASK
-        k ^= k >> 24
-        h = ((h * _M) ^ (k * _M)) & _MASK
+        h = ((h * _M) ^ ((k ^ (k >> 24)) * _M)) & _MASK
     rest = length & 3
     if rest:
+        whole = words << 2
         if rest == 3:
             h ^= data[whole + 2] << 16
         if rest >= 2:
