@@ -283,6 +283,7 @@ class Bridge:
                 log.error("kafka producer did not flush in time")
         if self.tracing is not None:
             await self.tracing.shutdown()
+        self.app.flush()
         await send({"type": "lifespan.shutdown.complete"})
 
 
