@@ -12,7 +12,6 @@ aiokafka's idempotent producer can after broker trouble) is replaced.
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import ssl
 import time
@@ -33,6 +32,7 @@ from aiokafka.errors import (
 from aiokafka.helpers import create_ssl_context
 from aiokafka.protocol.metadata import MetadataRequest
 from aiokafka.structs import TopicPartition
+from prometheus_client import Counter
 
 from bridge.deadlines import Deadlines
 from bridge.errors import BodyTooLarge, Unavailable
@@ -140,6 +140,9 @@ class KafkaPublisher:
         # During start-up a missing topic stops the process; later it is only logged.
         self._starting = True
         self._records_in_flight = 0
+        # Read when scraped, rather than kept up to date twice per callback.
+        metrics.records_in_flight.set_function(lambda: self._records_in_flight)
+        self._produced: dict[str, Counter] = {}  # the records counter of each topic
         now = time.monotonic()
         self._last_contact = float("-inf")  # last metadata answer
         self._reachable_since = now
@@ -200,17 +203,21 @@ class KafkaPublisher:
             self._metrics.producer_errors.labels("Overloaded").inc()
             raise Unavailable(f"More than {limit} records waiting for Kafka; retry later")
         self._records_in_flight += len(records)
-        self._metrics.records_in_flight.inc(len(records))
         started = time.monotonic()
         try:
             await self._deliver(batcher, records)
         finally:
             self._records_in_flight -= len(records)
-            self._metrics.records_in_flight.dec(len(records))
         self._last_delivery = time.monotonic()
         self._metrics.produce_seconds.observe(self._last_delivery - started)
-        for topic, count in collections.Counter(record.topic for record in records).items():
-            self._metrics.records.labels(topic).inc(count)
+        counts: dict[str, int] = {}
+        for record in records:
+            counts[record.topic] = counts.get(record.topic, 0) + 1
+        for topic, count in counts.items():
+            counter = self._produced.get(topic)
+            if counter is None:
+                counter = self._produced[topic] = self._metrics.records.labels(topic)
+            counter.inc(count)
 
     async def _deliver(self, batcher: Batcher, records: Sequence[OutgoingRecord]) -> None:
         timeout = self._settings.produce_timeout_seconds
