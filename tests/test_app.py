@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from bridge.http.app import Bridge, create_app
+from bridge.http.app import Bridge
 from bridge.records import event_id
 from bridge.settings import Settings
 from tests.fakes import BlockingPublisher, RecordingPublisher
@@ -25,7 +25,7 @@ def publisher() -> RecordingPublisher:
 
 @pytest.fixture
 async def client(publisher: RecordingPublisher) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(SETTINGS, publisher))
+    transport = httpx.ASGITransport(app=Bridge(SETTINGS, publisher))
     async with httpx.AsyncClient(transport=transport, base_url="http://bridge") as client:
         yield client
 
