@@ -9,7 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 KAFKA := deploy/kafka/kafka.sh
 
-.PHONY: help install kafka-jars kafka-up kafka-down run lint tools test reliability clean
+.PHONY: help install kafka-jars kafka-up kafka-down run lint settings tools test reliability clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ lint: install ## ruff (lint and format) and mypy --strict
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+settings: install ## regenerate the README's settings table and the chart's settings from bridge/settings/model.py
+	$(BIN)/python -m bridge.tools.settings_docs --write
 
 tools: ## build the pinned helm into .tools/bin and fetch the Compose schema (Go module proxy)
 	bash deploy/tools/install-tools.sh

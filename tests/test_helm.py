@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import kubernetes_validate  # type: ignore[import-untyped]
-import msgspec
 import pytest
 import yaml  # type: ignore[import-untyped]
 
@@ -444,48 +443,12 @@ def test_no_prestop_hook_when_its_sleep_is_zero() -> None:
     assert objects.pod_spec["terminationGracePeriodSeconds"] == 30
 
 
-# -- settings: every one reachable, rendered as the bridge reads it ----------------------------
+# -- settings, rendered as the bridge reads them (values and schema: tests/test_settings_docs.py)
 
 
 def chart_values() -> dict[str, Any]:
     values: dict[str, Any] = yaml.safe_load((CHART / "values.yaml").read_text())
     return values
-
-
-def test_values_cover_every_setting_of_the_bridge() -> None:
-    values = chart_values()
-    defaults = {field.name: field.default for field in msgspec.structs.fields(Settings)}
-    config, secrets = values["config"], values["secrets"]
-
-    assert list(config) == [name for name in defaults if name not in SECRET_SETTINGS]
-    assert list(secrets) == ["existingSecret", *SECRET_SETTINGS]
-    for name, value in [*config.items(), *secrets.items()]:
-        if name == "existingSecret":
-            continue
-        expected = "0.0.0.0" if name == "host" else defaults[name]
-        if isinstance(expected, tuple):
-            expected = list(expected)
-        assert value == expected, (
-            f"values.yaml: {name} is {value!r}, the bridge's default is {expected!r}"
-        )
-
-
-def test_schema_constrains_each_setting_as_the_bridge_does() -> None:
-    schema = json.loads((CHART / "values.schema.json").read_text())
-    bridge_schema = msgspec.json.schema(Settings)["$defs"]["Settings"]["properties"]
-    config = schema["properties"]["config"]["properties"]
-    secrets = schema["properties"]["secrets"]["properties"]
-
-    def contained(part: object, whole: object) -> bool:
-        if isinstance(part, dict) and isinstance(whole, dict):
-            return all(k in whole and contained(v, whole[k]) for k, v in part.items())
-        return part == whole
-
-    for name, constraints in bridge_schema.items():
-        expected = {k: v for k, v in constraints.items() if k not in ("default", "title")}
-        chart = secrets[name] if name in SECRET_SETTINGS else config[name]
-        assert contained(expected, chart), f"values.schema.json: {name} is {chart}, want {expected}"
-    assert set(config) | set(secrets) == set(bridge_schema) | {"existingSecret"}
 
 
 def test_default_configmap(rendered: dict[str, Rendered]) -> None:
