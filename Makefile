@@ -42,10 +42,11 @@ kafka-cluster-down: ## stop the three local brokers (their data stays; `cluster.
 run: install ## local broker + bridge on 127.0.0.1:8080 in the foreground; Ctrl-C stops both
 	bash deploy/run-local.sh
 
-lint: install ## ruff (lint and format) and mypy --strict
+lint: install ## ruff (lint and format), mypy --strict and shellcheck (every shell script)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	bash deploy/tools/lint-shell.sh
 
 tools: ## build the pinned helm into .tools/bin and fetch the Compose schema (Go module proxy)
 	bash deploy/tools/install-tools.sh
