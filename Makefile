@@ -48,7 +48,7 @@ lint: install ## ruff (lint and format), mypy --strict and shellcheck (every she
 	$(BIN)/mypy
 	bash deploy/tools/lint-shell.sh
 
-tools: ## build the pinned helm into .tools/bin and fetch the Compose schema (Go module proxy)
+tools: ## build the pinned helm and promtool into .tools/bin, fetch the schemas (deploy/tools/versions.env)
 	bash deploy/tools/install-tools.sh
 
 test: lint kafka-jars tools ## lint, types, then every test, against a real broker started for the run
