@@ -27,7 +27,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-from bridge.config import Settings, load_settings, unknown_variables
+from bridge.settings import Settings, load_settings, unknown_variables
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKERFILE = REPO / "deploy" / "Dockerfile"
@@ -298,7 +298,7 @@ def test_build_context_is_the_package_and_its_metadata() -> None:
 
     context = {f for f in files if in_context(f, rules)}
 
-    assert "bridge/app.py" in package and "bridge/py.typed" in package
+    assert "bridge/http/app.py" in package and "bridge/py.typed" in package
     assert context == package | {"pyproject.toml", "README.md", "deploy/requirements.lock"}
 
 
