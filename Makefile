@@ -42,15 +42,16 @@ kafka-cluster-down: ## stop the three local brokers (their data stays; `cluster.
 run: install ## local broker + bridge on 127.0.0.1:8080 in the foreground; Ctrl-C stops both
 	bash deploy/run-local.sh
 
-lint: install ## ruff (lint and format) and mypy --strict
+lint: install ## ruff (lint and format), mypy --strict and shellcheck (every shell script)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	bash deploy/tools/lint-shell.sh
 
 settings: install ## regenerate the README's settings table and the chart's settings from bridge/settings/model.py
 	$(BIN)/python -m bridge.tools.settings_docs --write
 
-tools: ## build the pinned helm into .tools/bin and fetch the Compose schema (Go module proxy)
+tools: ## build the pinned helm and promtool into .tools/bin, fetch the schemas (deploy/tools/versions.env)
 	bash deploy/tools/install-tools.sh
 
 test: lint kafka-jars tools ## lint, types, then every test, against a real broker started for the run

@@ -38,6 +38,7 @@ from tests.helm_tools import (
     template_error,
     value_args,
 )
+from tests.tool_versions import pinned
 
 # The chart's kubeVersion floor and the newest schemas kubernetes-validate ships.
 KUBERNETES_VERSIONS = ("1.29", "1.37")
@@ -128,14 +129,10 @@ def decoded(secret: dict[str, Any]) -> dict[str, str]:
 
 
 def test_helm_is_the_pinned_version() -> None:
-    script = (REPO / "deploy" / "tools" / "install-tools.sh").read_text()
-    pinned = re.search(r"^HELM_VERSION=(v3\.\d+\.\d+)$", script, re.MULTILINE)
-    assert pinned is not None
-
     done = run_helm("version", "--template", "{{.Version}} {{.GoVersion}}")
 
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split()[0] == pinned.group(1) == "v3.22.0"
+    assert done.stdout.split()[0] == pinned("HELM_VERSION") == "v3.22.0"
 
 
 def test_chart_metadata() -> None:
