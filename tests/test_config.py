@@ -1,4 +1,3 @@
-
 import pytest
 
 from bridge.settings import Settings, SettingsError, load_settings, unknown_variables
