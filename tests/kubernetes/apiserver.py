@@ -17,9 +17,9 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from tests.broker import free_port
+from tests.running import Started
 from tests.tool_versions import pinned
 
 REPO = Path(__file__).resolve().parents[2]
@@ -102,7 +102,7 @@ class Process:
                 self._popen.wait()
 
 
-class ApiServer:
+class ApiServer(Started):
     """etcd and kube-apiserver on 127.0.0.1 with a static admin token.
 
     `kubeconfig` is the path of a kubeconfig for kubectl and helm.
@@ -117,22 +117,6 @@ class ApiServer:
         self.extra_args = list(extra_args)
         self._processes: list[Process] = []
         self._token = ""
-
-    def __enter__(self) -> ApiServer:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)

@@ -38,8 +38,6 @@ from tests.reliability.test_faults import (
     Recovery,
     assert_nothing_lost,
     failed_since,
-    metric,
-    ready_status,
     recover,
     scenario_report,
     sender_for,
@@ -87,7 +85,7 @@ async def bridge_on(
     try:
         yield bridge, settings
         assert bridge.exit_code() is None  # recovered on its own, in the same process
-        assert await ready_status(bridge) == 200
+        assert await asyncio.to_thread(bridge.ready_status) == 200
     finally:
         await asyncio.to_thread(bridge.stop)
 
@@ -160,7 +158,7 @@ async def test_leader_of_the_busiest_partition_killed_and_back(
                 await asyncio.to_thread(kafka_cluster.up)
                 recoveries.append(await recover(sender, killed, time.monotonic(), profile))
         seconds = time.monotonic() - started
-        replaced = metric(bridge, "bridge_producer_recreations_total")
+        replaced = bridge.metric("bridge_producer_recreations_total")
     await report_of(
         kafka_cluster,
         "cluster: leader of the busiest partition SIGKILL",
@@ -281,7 +279,7 @@ async def test_acl_removed_under_load_then_restored(
                 await asyncio.to_thread(kafka_cluster.grant, *topic_acl)
                 recoveries.append(await recover(sender, revoked, time.monotonic(), profile))
         seconds = time.monotonic() - started
-        replaced = metric(bridge, "bridge_producer_recreations_total")
+        replaced = bridge.metric("bridge_producer_recreations_total")
     while_denied = [a for start, end in windows for a in attempts_within(sender, start, end)]
     await report_of(
         kafka_cluster,
