@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # `make tools`: the pinned tools and schemas that the tests use, in .tools/
-# (not in git). Helm and the Compose schema come from the Go module proxy, the
+# (not in git). The Go tools and the Compose schema come from the Go module proxy, the
 # AsyncAPI schema from the npm registry:
 #
 #   .tools/bin/helm                 Helm, built with `go install` (CGO off, stripped,
 #                                   version stamped as the release Makefile does)
 #   .tools/bin/promtool             Prometheus's promtool (checks and unit-tests the chart's
 #                                   alert rules), built the same way
+#   .tools/bin/helm-unittest        helm-unittest (the chart's render assertions,
+#                                   helm/video-callback-bridge/tests/), built in its own module
 #   .tools/share/compose-spec.json  the Compose Specification's JSON Schema, as
 #                                   shipped in the compose-go module
 #   .tools/share/asyncapi-3.0.0.json  the AsyncAPI 3.0.0 JSON Schema, as shipped in
@@ -14,14 +16,16 @@
 #
 # Needs Go (on PATH, in $GO, or in /usr/local/go/bin) at least as new as Helm's
 # go.mod asks for. The first run downloads the modules and compiles Helm (about
-# two minutes on 2 cores with empty Go caches; promtool about as long again); later runs find the pinned
-# versions in place and return at once. To upgrade, change the versions below.
+# two minutes on 2 cores with empty Go caches; promtool about as long again,
+# helm-unittest a minute and a half); later runs find the pinned versions in place
+# and return at once. To upgrade, change the versions below.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 HELM_VERSION=v3.22.0
 # Prometheus 3.16.0: its Go module is versioned v0.<major><minor>.<patch>.
 PROMTOOL_VERSION=v0.316.0
+HELM_UNITTEST_VERSION=v1.1.2
 COMPOSE_GO_VERSION=v2.16.2
 ASYNCAPI_SPECS_VERSION=6.11.1
 
@@ -105,6 +109,28 @@ install_promtool() {
   say "promtool $release installed in .tools/bin in $((SECONDS - started)) s"
 }
 
+install_helm_unittest() {
+  local unittest=$BIN_DIR/helm-unittest
+  # The binary reports no version, so a stamp beside it says which one it is.
+  local stamp=$BIN_DIR/helm-unittest.version
+  if [[ -x $unittest && -f $stamp && $(<"$stamp") == "$HELM_UNITTEST_VERSION" ]]; then
+    say "helm-unittest $HELM_UNITTEST_VERSION already in .tools/bin"
+    return 0
+  fi
+  say "building helm-unittest $HELM_UNITTEST_VERSION (takes a while the first time)"
+  local started=$SECONDS dir
+  dir=$(module_dir "github.com/helm-unittest/helm-unittest@$HELM_UNITTEST_VERSION")
+  # Built inside its own module rather than with `go install ...@version`: its go.mod
+  # replaces yaml-jsonpath with the project's fork, which go install refuses to honour.
+  # It renders with the Helm packages its go.mod requires (v3.21.3 for v1.1.2).
+  mkdir -p "$BIN_DIR"
+  (cd "$dir" && CGO_ENABLED=0 "$GO" build -trimpath -o "$unittest" \
+    -ldflags "-s -w -X github.com/helm-unittest/helm-unittest/internal/build.version=${HELM_UNITTEST_VERSION#v}" \
+    ./cmd/helm-unittest) || die "could not build helm-unittest $HELM_UNITTEST_VERSION"
+  printf '%s\n' "$HELM_UNITTEST_VERSION" >"$stamp"
+  say "helm-unittest $HELM_UNITTEST_VERSION installed in .tools/bin in $((SECONDS - started)) s"
+}
+
 install_compose_schema() {
   local target=$SHARE_DIR/compose-spec.json
   local stamp=$SHARE_DIR/compose-spec.version
@@ -144,5 +170,6 @@ GO=$(find_go) || die "Go is required to build the pinned tools (https://go.dev/d
 export GO111MODULE=on GOWORK=off
 install_helm
 install_promtool
+install_helm_unittest
 install_compose_schema
 install_asyncapi_schema
