@@ -9,7 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 KAFKA := deploy/kafka/kafka.sh
 
-.PHONY: help install kafka-jars kafka-up kafka-down run lint tools test reliability clean
+.PHONY: help install kafka-jars kafka-up kafka-down run lint tools chart-check test reliability clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,10 +47,13 @@ lint: install ## ruff (lint and format) and mypy --strict
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-tools: ## build the pinned helm into .tools/bin and fetch the Compose schema (Go module proxy)
+tools: ## build the pinned helm, promtool and helm-unittest into .tools/bin and fetch the schemas
 	bash deploy/tools/install-tools.sh
 
-test: lint kafka-jars tools ## lint, types, then every test, against a real broker started for the run
+chart-check: install tools ## the chart without a cluster: helm lint, Kubernetes schemas of every ci/ variant, helm-unittest
+	VENV=$(VENV) bash deploy/tools/check-chart.sh
+
+test: lint kafka-jars tools chart-check ## lint, types, the chart, then every test, against a real broker started for the run
 	$(BIN)/pytest -m "not long and not container and not kubernetes"
 
 SOAK_SECONDS ?= 600
