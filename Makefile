@@ -42,10 +42,11 @@ kafka-cluster-down: ## stop the three local brokers (their data stays; `cluster.
 run: install ## local broker + bridge on 127.0.0.1:8080 in the foreground; Ctrl-C stops both
 	bash deploy/run-local.sh
 
-lint: install ## ruff (lint and format) and mypy --strict
+lint: install ## ruff (lint and format), mypy --strict and hadolint (the Dockerfiles, style findings too)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/hadolint --failure-threshold style deploy/Dockerfile deploy/kafka/image/Dockerfile
 
 tools: ## build the pinned helm, promtool and helm-unittest into .tools/bin and fetch the schemas
 	bash deploy/tools/install-tools.sh
