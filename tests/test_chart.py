@@ -171,6 +171,7 @@ def test_checksums_roll_the_pods_when_what_they_sum_changes() -> None:
     token = checksums("--set", f"secrets.auth_tokens={{{TOKEN}}}")
     ca = checksums("--set", "config.kafka_security_protocol=SSL,kafkaTls.ca.existingSecret=ca")
 
+    assert set(base) == {"checksum/config", "checksum/secret"}
     assert setting["checksum/config"] != base["checksum/config"]
     assert setting["checksum/secret"] == base["checksum/secret"]
     assert token["checksum/config"] == base["checksum/config"]

@@ -40,6 +40,9 @@ print(latest_version())')
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
+for file in "$CHART"/ci/*; do
+  [[ $file == *-values.yaml ]] || die "$file: ci/ holds <feature>-values.yaml files only"
+done
 variants=(default "$CHART"/ci/*-values.yaml)
 mkdir "$work/rendered"
 for variant in "${variants[@]}"; do
