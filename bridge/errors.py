@@ -11,7 +11,7 @@ class CallbackError(Exception):
     status: int = 500
     # Whether the raw body is kept in the dead-letter topic: only for authentic
     # input that reached the decoder.
-    dead_letter: bool = False
+    kept_as_dead_letter: bool = False
 
     def __init__(self, message: str, *, path: str | None = None) -> None:
         super().__init__(message)
@@ -21,17 +21,17 @@ class CallbackError(Exception):
 
 class NotJson(CallbackError):
     status = 400
-    dead_letter = True
+    kept_as_dead_letter = True
 
 
 class WrongContentType(CallbackError):
     status = 415
-    dead_letter = True
+    kept_as_dead_letter = True
 
 
 class WrongShape(CallbackError):
     status = 422
-    dead_letter = True
+    kept_as_dead_letter = True
 
 
 class BodyTooLarge(CallbackError):
@@ -51,6 +51,6 @@ class Forbidden(CallbackError):
 
 
 class Unavailable(CallbackError):
-    """Kafka did not store the records in time, or the bridge is not ready or overloaded."""
+    """Kafka did not store the records, or the bridge is not ready or overloaded."""
 
     status = 503

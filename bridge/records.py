@@ -12,10 +12,9 @@ from typing import NamedTuple
 
 import msgspec
 
-from bridge.encodings import NotBase64, from_base64
 from bridge.errors import CallbackError, NotJson, WrongShape
 from bridge.kinds import CallbackKind
-from bridge.logs import utc_now
+from bridge.wire.encodings import NotBase64, from_base64
 
 Headers = list[tuple[str, bytes]]
 
@@ -55,15 +54,11 @@ class Context(NamedTuple):
     request_id: bytes | None = None
 
 
-def now_rfc3339() -> str:
-    return utc_now()
-
-
 def decode_callback(kind: CallbackKind, body: bytes) -> Decoded:
     """Split a body into forwardable items and faulty ones.
 
     A body that is not JSON is read as URL-safe Base64 of JSON (see
-    `bridge.encodings`); the items are then slices of the decoded bytes.
+    `bridge.wire.encodings`); the items are then slices of the decoded bytes.
     Raises `NotJson` or `WrongShape` when the body as a whole is unusable:
     neither encoding, not the documented shape, or not one forwardable item in it.
     """
@@ -156,7 +151,7 @@ def records_for(
     return records
 
 
-def dead_letter(
+def dead_letter_record(
     value: bytes,
     *,
     topic: str,
@@ -188,7 +183,7 @@ def dead_letter(
 def dead_letter_for_body(
     body: bytes, error: CallbackError, *, topic: str, context: Context, content_type: str | None
 ) -> OutgoingRecord:
-    return dead_letter(
+    return dead_letter_record(
         body,
         topic=topic,
         reason=error.message,
@@ -204,7 +199,7 @@ def dead_letters_for_faults(
     faults: list[Fault], *, topic: str, context: Context
 ) -> list[OutgoingRecord]:
     return [
-        dead_letter(
+        dead_letter_record(
             fault.value,
             topic=topic,
             reason=fault.message,

@@ -21,7 +21,7 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 
 import bridge
-from bridge.config import SECRET_FIELDS, Settings, load_settings, unknown_variables
+from bridge.settings import SECRET_FIELDS, Settings, load_settings, unknown_variables
 from tests.helm_tools import (
     CHART,
     NAMESPACE,

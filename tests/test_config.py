@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.config import Settings, SettingsError, load_settings, unknown_variables
+from bridge.settings import Settings, SettingsError, load_settings, unknown_variables
 
 
 def test_defaults_match_the_interface_contract() -> None:

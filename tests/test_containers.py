@@ -23,7 +23,7 @@ import pytest
 from packaging.utils import canonicalize_name
 
 import bridge
-from bridge.config import Settings
+from bridge.settings import Settings
 from tests.broker import free_port
 from tests.engine import BRIDGE_IMAGE, REPO, Engine, unique_name, wait_for_status
 from tests.kafka_tools import read_all

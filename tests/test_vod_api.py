@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bridge.config import Settings, SettingsError
+from bridge.settings import Settings, SettingsError
 from bridge.vod import api as vod
 from bridge.vod.api import ApiUnavailable, CallWindow, VendorError, VideoApi, api_time, api_zone
 from tests.broker import free_port

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 import httpx
 import pytest
 
-from bridge.config import Settings
+from bridge.settings import Settings
 from tests.broker import LocalBroker
 from tests.kafka_tools import unique_topic
 from tests.reliability.ledger import Audit, audit

@@ -21,8 +21,8 @@ from aiokafka.errors import (
     UnsupportedSaslMechanismError,
 )
 
-from bridge.config import Settings
-from bridge.oauth import TokenError
+from bridge.kafka.oauth import TokenError
+from bridge.settings import Settings
 
 
 def certificate_problem(certfile: str, now: float | None = None) -> str | None:

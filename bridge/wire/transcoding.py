@@ -2,7 +2,7 @@
 
 Unlike the upload callback, its `data` is one object, not a list: that object
 is the value of the record. The docs' example writes the key `"videoId "` with
-a trailing space (`bridge.decoders` reads it as `videoId`).
+a trailing space (`bridge.wire.decoders` reads it as `videoId`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Annotated
 
 import msgspec
 
-from bridge.schema import Encrypt, VideoKey, documented
+from bridge.wire.upload import Encrypt, VideoKey, documented
 
 
 class UrlType(enum.StrEnum):

@@ -4,14 +4,14 @@ The platform can only be given a URL, so its credential is a secret token in
 the path (`/callbacks/<kind>/<token>`) or the query (`?token=`). Gateways and
 other senders may use a header token or an HMAC-SHA256 signature of the body.
 Every credential presented must be valid, and at least one must be presented.
-The platform's own signature (`bridge.vendor_signature`), when turned on, is
+The platform's own signature (`bridge.http.vendor_signature`), when turned on, is
 checked on top: with `required` it must be there, with `optional` it must be
 right when it is there. An IP allow-list, when set, applies before any of them.
 
 Who the client is: the peer address of the connection, unless that peer is one
 of `BRIDGE_TRUSTED_PROXIES`; then `X-Forwarded-For`, walked from the right to
 the first hop that is not a trusted proxy. Nothing else is believed: uvicorn's
-own proxy-header handling is off (see `bridge.server`), and `Forwarded`
+own proxy-header handling is off (see `bridge.http.server`), and `Forwarded`
 (RFC 7239) and `X-Real-IP` are ignored whoever sends them, since a proxy that
 does not set them passes a client's own values through.
 """
@@ -28,17 +28,17 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bridge.answers import send_error
-from bridge.body import read_body, replaying
-from bridge.config import Settings
 from bridge.deadlines import Deadlines
 from bridge.errors import CallbackError, Forbidden, Unauthenticated
+from bridge.http.answers import send_error
+from bridge.http.body import read_body, replaying
+from bridge.http.routes import PUBLIC_PATHS, callback_path
+from bridge.http.vendor_signature import VendorKeys, VendorSignatureError
 from bridge.metrics import Metrics
-from bridge.vendor_signature import VendorKeys, VendorSignatureError
+from bridge.settings import Settings
 
-log = logging.getLogger("bridge.auth")
+log = logging.getLogger("bridge.http.auth")
 
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 UNAUTHENTICATED_REFUSAL = (
     "no BRIDGE_AUTH_TOKENS set; refusing to accept unauthenticated callbacks "
@@ -219,10 +219,9 @@ class Authenticator:
 
     def _presented_tokens(self, scope: Scope) -> list[bytes]:
         presented = []
-        segments = scope["path"].split("/")
-        # "/callbacks/<kind>/<token>" splits into ["", "callbacks", kind, token].
-        if len(segments) == 4 and segments[1] == "callbacks":
-            presented.append(segments[3].encode())
+        parsed = callback_path(scope["path"])
+        if parsed is not None and parsed.token is not None:
+            presented.append(parsed.token.encode())
         query = parse_qs(scope["query_string"].decode("latin-1"), keep_blank_values=True)
         in_query = query.get("token", [])
         if len(in_query) > 1:

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import msgspec
 
-from bridge.consumer import Record
 from bridge.kinds import KINDS_BY_ROUTE
+from bridge.tools.topic_reader import Record
 
 REPLAY_OF = "dlq_replay_of"
 

@@ -21,6 +21,7 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from bridge.kafka.errors import PartitionStalled
 from bridge.records import OutgoingRecord
 
 _M = 0x5BD1E995
@@ -125,10 +126,6 @@ Partition = tuple[str, int]
 STALLED_AFTER = 1.0
 
 
-class Backlog(Exception):
-    """Kafka is not taking batches; more records would only pile up in memory."""
-
-
 class Batcher:
     def __init__(self, producer: Producer, partition_count: Callable[[str], int]) -> None:
         self.producer = producer
@@ -151,7 +148,7 @@ class Batcher:
             since = self.waiting_since.get(where)
             if since is not None and now - since > STALLED_AFTER:
                 _drop_abandoned(self.open[where])
-                ticket.future.set_exception(Backlog())
+                ticket.future.set_exception(PartitionStalled())
                 return ticket.future
         for where, record in placed:
             self._append(where, record, ticket)

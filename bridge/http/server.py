@@ -24,12 +24,12 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from bridge import tracing
-from bridge.answers import Answer
-from bridge.app import Bridge
-from bridge.config import Settings
+from bridge.http.answers import Answer
+from bridge.http.app import Bridge
 from bridge.logs import configure_logging
+from bridge.settings import Settings
 
-log = logging.getLogger("bridge.server")
+log = logging.getLogger("bridge.http.server")
 
 # A request whose header section grows beyond this is refused (431).
 MAX_HEADER_BYTES = 65_536
@@ -143,7 +143,7 @@ class BridgeServer(uvicorn.Server):
                 server_header=False,
                 # uvicorn would believe X-Forwarded-For from 127.0.0.1 and rewrite
                 # the client address before the allow-list sees it, so anyone
-                # behind a sidecar could pick their own; `bridge.auth` alone
+                # behind a sidecar could pick their own; `bridge.http.auth` alone
                 # decides who the client is.
                 proxy_headers=False,
                 timeout_keep_alive=int(settings.keepalive_timeout_seconds),

@@ -26,15 +26,16 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from bridge.config import Settings
-from bridge.consumer import partitions_of
+from bridge.kafka.options import client_options, producer_options
 from bridge.kinds import VIDEO_UPLOAD
-from bridge.publisher import client_options, producer_options
-from bridge.records import Context, Item, OutgoingRecord, now_rfc3339, records_for
-from bridge.schema import number
+from bridge.logs import utc_now
+from bridge.records import Context, Item, OutgoingRecord, records_for
+from bridge.settings import Settings
+from bridge.tools.topic_reader import partitions_of
 from bridge.vod.api import ApiCounts, ApiUnavailable, VendorError, VideoApi
+from bridge.wire.upload import number
 
-log = logging.getLogger("bridge.reconcile")
+log = logging.getLogger("bridge.tools.reconcile")
 
 # A CloudEvents extension attribute (lowercase letters and digits only), absent on
 # records of the callback path.
@@ -312,7 +313,7 @@ async def _settle(
         reasons.append("missing" if known is None else "newer")
     if not items:
         return
-    context = Context(route=ROUTE, received_at=now_rfc3339(), source=settings.event_source)
+    context = Context(route=ROUTE, received_at=utc_now(), source=settings.event_source)
     records = [
         record._replace(headers=[*record.headers, ORIGIN_HEADER])
         for record in records_for(VIDEO_UPLOAD, items, settings.topic_video_upload, context)

@@ -15,8 +15,8 @@ import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bridge.config import Settings
-from bridge.publisher import client_options
+from bridge.kafka.options import client_options
+from bridge.settings import Settings
 
 
 class Record(Protocol):

@@ -2,7 +2,7 @@
 
 The whole notification is the value of the record, keyed by its `id` (the
 task's persistentId). The platform sends it URL-safe Base64 encoded
-(`bridge.encodings`). Its docs disagree with its own examples on whether
+(`bridge.wire.encodings`). Its docs disagree with its own examples on whether
 numbers are strings, so every number is accepted as either.
 """
 
@@ -13,7 +13,7 @@ from typing import Annotated
 
 import msgspec
 
-from bridge.schema import documented
+from bridge.wire.upload import documented
 
 PersistentId = Annotated[
     str,

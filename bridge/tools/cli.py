@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bridge import __version__
-from bridge.config import Settings, SettingsError, load_settings, unknown_variables
 from bridge.kinds import KINDS_BY_NAME, VIDEO_UPLOAD
+from bridge.settings import Settings, SettingsError, load_settings, unknown_variables
 
 log = logging.getLogger("bridge")
 
@@ -135,9 +135,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.auth import authenticates, check_credentials
+    from bridge.http.auth import authenticates, check_credentials
+    from bridge.http.server import serve as run_server
     from bridge.logs import configure_logging
-    from bridge.server import serve as run_server
     from bridge.tracing import TracingError, requested
 
     configure_logging(settings.log_level)
@@ -164,7 +164,7 @@ def _base_url(settings: Settings) -> str:
 
 
 def send(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.client import post
+    from bridge.tools.client import post
 
     url = args.url or _base_url(settings) + KINDS_BY_NAME[args.kind].route
     try:
@@ -180,7 +180,7 @@ def send(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def consume(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.consumer import print_records
+    from bridge.tools.topic_reader import print_records
 
     return asyncio.run(
         print_records(
@@ -227,8 +227,8 @@ def schema(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def dlq_list(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.consumer import read_to_end, write_json
-    from bridge.deadletters import listing
+    from bridge.tools.dead_letters import listing
+    from bridge.tools.topic_reader import read_to_end, write_json
 
     for letter in listing(asyncio.run(read_to_end(settings, settings.topic_dlq))):
         write_json(sys.stdout, letter, pretty=args.format == "pretty")
@@ -236,8 +236,8 @@ def dlq_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def dlq_show(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.consumer import read_one
-    from bridge.deadletters import position
+    from bridge.tools.dead_letters import position
+    from bridge.tools.topic_reader import read_one
 
     record = asyncio.run(read_one(settings, settings.topic_dlq, *position(args.position)))
     sys.stdout.buffer.write(record.value or b"")
@@ -245,15 +245,15 @@ def dlq_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def dlq_replay(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.client import post
-    from bridge.consumer import append, read_one, read_to_end
-    from bridge.deadletters import (
+    from bridge.tools.client import post
+    from bridge.tools.dead_letters import (
         ReplayError,
         listing,
         marker_headers,
         position,
         replay_body,
     )
+    from bridge.tools.topic_reader import append, read_one, read_to_end
 
     if args.value is not None and len(args.positions) != 1:
         raise ReplayError("--value replaces the bytes of exactly one dead letter")
@@ -286,7 +286,7 @@ def dlq_replay(args: argparse.Namespace, settings: Settings) -> int:
 def _forwarded_all(answer_text: str) -> bool:
     import msgspec
 
-    from bridge.answers import Answer
+    from bridge.http.answers import Answer
 
     try:
         answer = msgspec.json.decode(answer_text, type=Answer)
@@ -298,8 +298,8 @@ def _forwarded_all(answer_text: str) -> bool:
 def reconcile(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import UTC, datetime
 
-    from bridge import reconcile as runs
     from bridge.logs import configure_logging
+    from bridge.tools import reconcile as runs
     from bridge.vod.api import VideoApi
 
     configure_logging(settings.log_level)

@@ -21,7 +21,7 @@ from pathlib import Path
 from aiokafka.abc import AbstractTokenProvider
 from aiokafka.errors import KafkaError
 
-from bridge.config import Settings
+from bridge.settings import Settings
 
 # A token is renewed once this share of its lifetime has passed, so that a
 # connection never starts with one about to expire.
