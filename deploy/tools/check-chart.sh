@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make chart-check`: the Helm chart checked without a cluster, in seconds.
+# `make chart-check`: the Helm chart checked without a cluster.
 #
 #   1. `helm lint --strict` with the default values and with each ci/*-values.yaml;
 #   2. what each of them renders, validated offline against the Kubernetes OpenAPI
