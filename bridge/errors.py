@@ -6,6 +6,8 @@ The mapping lives here and nowhere else: 4xx for faults a retry cannot fix,
 
 from __future__ import annotations
 
+import msgspec
+
 
 class CallbackError(Exception):
     status: int = 500
@@ -54,3 +56,12 @@ class Unavailable(CallbackError):
     """Kafka did not store the records, or the bridge is not ready or overloaded."""
 
     status = 503
+
+
+def located(error: msgspec.ValidationError) -> tuple[str, str | None]:
+    """msgspec's message split into its reason and its JSON path (`$.data[0].videoId`).
+
+    The path is None when msgspec names none (the fault is at the root).
+    """
+    reason, marker, where = str(error).partition(" - at `")
+    return reason, where.removesuffix("`") if marker else None

@@ -1,9 +1,10 @@
 """What the Helm chart's own tests cannot say without Python.
 
-The chart's values against the bridge's Settings, the pod's environment read back by the
-bridge's own loader, and renders compared with one another. Everything else about the chart
-is in its helm-unittest suites (helm/video-callback-bridge/tests/), run with `helm lint` and
-the Kubernetes schemas by `make chart-check`.
+The pod's environment read back by the bridge's own loader, and renders compared with one
+another. Everything else about the chart is in its helm-unittest suites
+(helm/video-callback-bridge/tests/), run with `helm lint` and the Kubernetes schemas by `make
+chart-check`; that its settings and their schema are generated from Settings, in
+tests/test_settings_docs.py.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 
 import bridge
-from bridge.settings import SECRET_FIELDS, Settings, load_settings, unknown_variables
+from bridge.settings import Settings, load_settings, unknown_variables
 from tests.helm_tools import (
     CHART,
     NAMESPACE,
@@ -37,8 +38,6 @@ from tests.helm_tools import (
 VALUES: dict[str, Any] = yaml.safe_load((CHART / "values.yaml").read_text())
 # The settings the chart keeps in a Secret.
 SECRETS = [name for name in VALUES["secrets"] if name != "existingSecret"]
-# The one value that is not the bridge's default: in a pod it listens on every address.
-CHART_HOST = "0.0.0.0"
 TOKEN = "ci-token-0123456789abcdef"
 
 
@@ -73,39 +72,11 @@ def decoded(secret: dict[str, Any]) -> dict[str, str]:
     return {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
 
 
-# -- the values are the bridge's settings ------------------------------------------------------
+# -- the values reach the bridge --------------------------------------------------------------
 
 
 def test_app_version_is_the_bridges() -> None:
     assert yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"] == bridge.__version__
-
-
-def test_values_are_the_settings_with_the_bridges_defaults() -> None:
-    names = [field.name for field in msgspec.structs.fields(Settings)]
-
-    assert list(VALUES["config"]) == [name for name in names if name not in SECRETS]
-    assert set(SECRETS) <= set(names)
-    # What the bridge never echoes is a credential of the chart.
-    assert SECRET_FIELDS <= set(SECRETS)
-    assert msgspec.convert(settings_given("default"), Settings) == Settings(host=CHART_HOST)
-
-
-def test_schema_constrains_each_setting_as_the_bridge_does() -> None:
-    schema = json.loads((CHART / "values.schema.json").read_text())
-    bridge_schema = msgspec.json.schema(Settings)["$defs"]["Settings"]["properties"]
-    config = schema["properties"]["config"]["properties"]
-    secrets = schema["properties"]["secrets"]["properties"]
-
-    def contained(part: object, whole: object) -> bool:
-        if isinstance(part, dict) and isinstance(whole, dict):
-            return all(k in whole and contained(v, whole[k]) for k, v in part.items())
-        return part == whole
-
-    for name, constraints in bridge_schema.items():
-        expected = {k: v for k, v in constraints.items() if k not in ("default", "title")}
-        chart = secrets[name] if name in SECRETS else config[name]
-        assert contained(expected, chart), f"values.schema.json: {name} is {chart}, want {expected}"
-    assert set(config) | set(secrets) == set(bridge_schema) | {"existingSecret"}
 
 
 def test_full_config_moves_every_setting_from_its_default() -> None:

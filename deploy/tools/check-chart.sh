@@ -14,21 +14,21 @@
 # virtualenv of `make install`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+SAY_AS=chart-check
+# shellcheck source=lib.sh
+source deploy/tools/lib.sh
 
 CHART=helm/video-callback-bridge
-HELM=.tools/bin/helm
-UNITTEST=.tools/bin/helm-unittest
+HELM=$BIN_DIR/helm
+UNITTEST=$BIN_DIR/helm-unittest
 VENV=${VENV:-.venv}
 VALIDATE=$VENV/bin/kubernetes-validate
 # The release the suites and tests/helm_tools.py render as.
 RELEASE=vcb
 NAMESPACE=video
 
-say() { printf 'chart-check: %s\n' "$*"; }
-die() { printf 'chart-check: %s\n' "$*" >&2; exit 1; }
-
 for tool in "$HELM" "$UNITTEST"; do
-  [[ -x $tool ]] || die "$tool is missing: run \`make tools\`"
+  [[ -x $tool ]] || die "${tool#"$PWD/"} is missing: run \`make tools\`"
 done
 [[ -x $VALIDATE ]] || die "$VALIDATE is missing: run \`make install\`"
 
