@@ -6,6 +6,8 @@
 #   .tools/bin/helm                 Helm (version stamped as its release Makefile does)
 #   .tools/bin/promtool             Prometheus's promtool (checks and unit-tests the chart's
 #                                   alert rules)
+#   .tools/bin/helm-unittest        helm-unittest (the chart's render assertions,
+#                                   helm/video-callback-bridge/tests/)
 #   .tools/share/compose-spec.json  the Compose Specification's JSON Schema, as
 #                                   shipped in the compose-go module
 #   .tools/share/asyncapi-3.0.0.json  the AsyncAPI 3.0.0 JSON Schema, as shipped in
@@ -16,8 +18,8 @@
 #
 # Needs Go (on PATH, in $GO, or in /usr/local/go/bin) at least as new as the tools'
 # go.mod files ask for. The first run downloads the modules and compiles Helm (about
-# two minutes on 2 cores with empty Go caches; promtool about as long again); later runs
-# find the pinned versions in place and return at once.
+# two minutes on 2 cores with empty Go caches; promtool about as long again, helm-unittest
+# a minute and a half); later runs find the pinned versions in place and return at once.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SAY_AS=tools
@@ -63,6 +65,13 @@ install_promtool() {
     || die "the built promtool does not report $release"
 }
 
+install_helm_unittest() {
+  # It renders with the Helm packages of its own go.mod (v3.21.3 for v1.1.2), not $HELM_VERSION.
+  go_tool helm-unittest github.com/helm-unittest/helm-unittest "$HELM_UNITTEST_VERSION" \
+    cmd/helm-unittest \
+    -X "github.com/helm-unittest/helm-unittest/internal/build.version=${HELM_UNITTEST_VERSION#v}"
+}
+
 install_compose_schema() {
   local target=$SHARE_DIR/compose-spec.json
   local stamp=$SHARE_DIR/compose-spec.version
@@ -101,5 +110,6 @@ install_asyncapi_schema() {
 use_go "to build the pinned tools"
 install_helm
 install_promtool
+install_helm_unittest
 install_compose_schema
 install_asyncapi_schema

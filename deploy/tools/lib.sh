@@ -70,7 +70,9 @@ built_from() {
 # versions (for a deprecation notice) and so fails offline or where a proxy refuses that
 # list: this needs the pinned version alone, and once it is in the module cache, nothing
 # else. The throw-away module takes the tool's own `go` line and godebug settings (the
-# defaults of GODEBUG follow them), so the binary is the one that `go install` makes.
+# defaults of GODEBUG follow them), so the binary is the one that `go install` makes; and
+# its replace directives, which `go install` refuses (helm-unittest has one), so that the
+# binary is the one its own build makes.
 go_tool() {
   local name=$1 module=$2 version=$3 package=$4
   shift 4
@@ -92,7 +94,8 @@ go_tool() {
   {
     printf 'module pinned/%s\n\n' "$name"
     sed -n 's/^go [0-9.]*$/&/p' "$go_mod"
-    awk '/^godebug[[:space:]]*\(/ { block = 1 } block || /^godebug[[:space:]]/ { print }
+    awk '/^(godebug|replace)[[:space:]]*\(/ { block = 1 }
+         block || /^(godebug|replace)[[:space:]]/ { print }
          block && /^\)/ { block = 0 }' "$go_mod"
     printf 'require %s %s\n' "$module" "$version"
   } >"$work/go.mod"
