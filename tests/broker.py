@@ -11,28 +11,20 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import psutil
 
+from tests.ports import free_port
 from tests.running import Started
 
-__all__ = ["KAFKA_SH", "LocalBroker", "free_port"]
+__all__ = ["KAFKA_SH", "LocalBroker"]
 
 KAFKA_SH = Path(__file__).resolve().parents[1] / "deploy" / "kafka" / "kafka.sh"
 
 _GONE_TIMEOUT_S = 30.0
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _proc_state(pid: int) -> str | None:

@@ -24,7 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from bridge.kinds import KINDS
 from tests.broker import KAFKA_SH
 from tests.kafka_tools import unique_topic
-from tests.reliability.ports import quiet_port
+from tests.ports import free_port
 
 __all__ = ["CLUSTER_SH", "GRANTED_PREFIX", "LISTENERS", "LocalCluster", "NODES", "granted_topic"]
 
@@ -46,7 +46,7 @@ class LocalCluster:
         for listener in LISTENERS:
             ports: list[int] = []
             while len(ports) < len(NODES):
-                port = quiet_port()
+                port = free_port()
                 if port not in taken:
                     taken.add(port)
                     ports.append(port)

@@ -14,8 +14,8 @@ from types import TracebackType
 import httpx
 
 from bridge.kinds import KINDS
-from tests.broker import free_port
 from tests.kafka_tools import unique_topic
+from tests.ports import free_port
 
 
 def fresh_settings(bootstrap: str, **extra: str) -> dict[str, str]:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.broker import free_port
+from tests.ports import free_port
 from tests.running import Started
 from tests.tool_versions import pinned
 

@@ -29,8 +29,8 @@ import pytest
 from bridge.settings import Settings
 from tests.broker import LocalBroker
 from tests.kafka_tools import unique_topic
+from tests.ports import free_port
 from tests.reliability.ledger import Audit, audit
-from tests.reliability.ports import quiet_port
 from tests.reliability.report import ScenarioReport, add_scenario
 from tests.reliability.sender import Sender
 from tests.samples import VIDEO_SAMPLE
@@ -326,7 +326,7 @@ async def test_broker_frozen_longer_than_the_produce_timeout(
 async def test_broker_unreachable_at_start_up_then_appearing(
     profile: Profile, tmp_path: Path
 ) -> None:
-    broker = LocalBroker(tmp_path / "kafka", port=quiet_port(), controller_port=quiet_port())
+    broker = LocalBroker(tmp_path / "kafka", port=free_port(), controller_port=free_port())
     settings = settings_for(broker.bootstrap, profile)  # a broker not started yet
     bridge = BridgeProcess(tmp_path / "bridge.log", **settings)
     await asyncio.to_thread(bridge.start, ready=False)
@@ -384,7 +384,7 @@ async def bridge_replaced_under_load(
 ) -> tuple[ScenarioReport, Audit, list[int]]:
     """Stop the bridge under load (`terminate`: SIGTERM, `kill`: SIGKILL) and start another."""
     settings = settings_for(bootstrap, profile)
-    port = quiet_port()
+    port = free_port()
     bridge = await asyncio.to_thread(
         BridgeProcess.at(port, tmp_path / "bridge-0.log", **settings).start
     )

@@ -1,11 +1,11 @@
-"""Ports for processes that go away and come back on the same address.
+"""Ports for the processes the tests start: free, and below the kernel's ephemeral range.
 
-`tests.broker.free_port` hands out ports from the kernel's ephemeral range.
-While a broker or a bridge on such a port is down, any outgoing connection on
-the machine may be given that port, and a client retrying a connection to it
-may even connect to itself on it (TCP simultaneous open); either way the
-process cannot bind it again. Ports below the ephemeral range are never
-handed out that way.
+A port from the ephemeral range (what binding port 0 gives) may be handed to
+any outgoing connection on the machine between the moment it is picked and
+the moment the broker or bridge binds it, and while such a process is down a
+client retrying a connection to it may even connect to itself (TCP
+simultaneous open). Under load (a benchmark, another test run) both happen.
+Ports below the ephemeral range are never handed out that way.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 _EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
 
 
-def quiet_port() -> int:
+def free_port() -> int:
     """A free port on 127.0.0.1 below the ephemeral range."""
     low = int(_EPHEMERAL.read_text().split()[0]) if _EPHEMERAL.exists() else 32768
     while True:
