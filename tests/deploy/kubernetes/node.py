@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from tests.kubernetes.apiserver import ApiServer, Process, Tools
-from tests.kubernetes.kube import Kube
-from tests.kubernetes.machine import Machine
+from tests.deploy.kubernetes.apiserver import ApiServer, Process, Tools
+from tests.deploy.kubernetes.kube import Kube
+from tests.deploy.kubernetes.machine import Machine
 from tests.ports import free_port
 
 BRIDGE = "vcb0"
