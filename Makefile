@@ -47,7 +47,7 @@ lint: install ## ruff (lint and format) and mypy --strict
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-tools: ## build the pinned helm into .tools/bin and fetch the Compose schema (Go module proxy)
+tools: ## build the pinned helm, promtool and toxiproxy into .tools/bin and fetch the schemas (Go module proxy, npm)
 	bash deploy/tools/install-tools.sh
 
 test: lint kafka-jars tools ## lint, types, then every test, against a real broker started for the run

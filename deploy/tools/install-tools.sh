@@ -7,6 +7,9 @@
 #                                   version stamped as the release Makefile does)
 #   .tools/bin/promtool             Prometheus's promtool (checks and unit-tests the chart's
 #                                   alert rules), built the same way
+#   .tools/bin/toxiproxy-server     Toxiproxy (network faults between the bridge and the
+#   .tools/bin/toxiproxy-cli        brokers of the local cluster), built the same way and
+#                                   named as its releases name them
 #   .tools/share/compose-spec.json  the Compose Specification's JSON Schema, as
 #                                   shipped in the compose-go module
 #   .tools/share/asyncapi-3.0.0.json  the AsyncAPI 3.0.0 JSON Schema, as shipped in
@@ -14,7 +17,8 @@
 #
 # Needs Go (on PATH, in $GO, or in /usr/local/go/bin) at least as new as Helm's
 # go.mod asks for. The first run downloads the modules and compiles Helm (about
-# two minutes on 2 cores with empty Go caches; promtool about as long again); later runs find the pinned
+# two minutes on 2 cores with empty Go caches; promtool about as long again, Toxiproxy
+# half a minute); later runs find the pinned
 # versions in place and return at once. To upgrade, change the versions below.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -22,6 +26,7 @@ cd "$(dirname "$0")/../.."
 HELM_VERSION=v3.22.0
 # Prometheus 3.16.0: its Go module is versioned v0.<major><minor>.<patch>.
 PROMTOOL_VERSION=v0.316.0
+TOXIPROXY_VERSION=v2.12.0
 COMPOSE_GO_VERSION=v2.16.2
 ASYNCAPI_SPECS_VERSION=6.11.1
 
@@ -105,6 +110,33 @@ install_promtool() {
   say "promtool $release installed in .tools/bin in $((SECONDS - started)) s"
 }
 
+install_toxiproxy() {
+  local server=$BIN_DIR/toxiproxy-server cli=$BIN_DIR/toxiproxy-cli
+  local release=${TOXIPROXY_VERSION#v}
+  if [[ -x $server && -x $cli ]] \
+      && [[ $("$server" --version 2>/dev/null) == "toxiproxy-server version $release" ]] \
+      && [[ $("$cli" --version 2>/dev/null) == "toxiproxy-cli version $release" ]]; then
+    say "toxiproxy $release already in .tools/bin"
+    return 0
+  fi
+  say "building toxiproxy $release with go install"
+  local started=$SECONDS work
+  # go install names the binaries after their directories (server, cli): built
+  # aside, then installed under the names of Toxiproxy's releases.
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' RETURN
+  CGO_ENABLED=0 GOBIN=$work "$GO" install -trimpath \
+    -ldflags "-s -w -X github.com/Shopify/toxiproxy/v2.Version=$release" \
+    "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION" \
+    "github.com/Shopify/toxiproxy/v2/cmd/cli@$TOXIPROXY_VERSION"
+  mkdir -p "$BIN_DIR"
+  install -m 0755 "$work/server" "$server"
+  install -m 0755 "$work/cli" "$cli"
+  [[ $("$server" --version) == "toxiproxy-server version $release" ]] \
+    || die "the built toxiproxy-server does not report $release"
+  say "toxiproxy $release installed in .tools/bin in $((SECONDS - started)) s"
+}
+
 install_compose_schema() {
   local target=$SHARE_DIR/compose-spec.json
   local stamp=$SHARE_DIR/compose-spec.version
@@ -144,5 +176,6 @@ GO=$(find_go) || die "Go is required to build the pinned tools (https://go.dev/d
 export GO111MODULE=on GOWORK=off
 install_helm
 install_promtool
+install_toxiproxy
 install_compose_schema
 install_asyncapi_schema
