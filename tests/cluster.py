@@ -1,11 +1,13 @@
 """The local three-node cluster for tests, driven through deploy/kafka/cluster.sh.
 
-A :class:`LocalCluster` owns a cluster dir and fifteen ports (five listeners
-on each of three nodes), all below the ephemeral range, so that a node that
-is killed or stopped comes back on its own address (see
-tests/reliability/ports.py). The test tools reach it over the plaintext
-listener (`tools_bootstrap`); the bridge over SASL_SSL, mutual TLS or
-OAUTHBEARER with the settings that `cluster.sh up` writes.
+A :class:`LocalCluster` owns a cluster dir and twenty-one ports (six
+listeners on each of three nodes, and the proxies in front of the proxied
+one), all below the ephemeral range, so that a node that is killed or stopped
+comes back on its own address (see tests/reliability/ports.py). The test tools
+reach it over the plaintext listener (`tools_bootstrap`); the bridge over
+SASL_SSL, mutual TLS or OAUTHBEARER with the settings that `cluster.sh up`
+writes, or over SASL_SSL through Toxiproxy (`bridge-proxied.env`, with the
+proxies of `toxiproxy.json`).
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ __all__ = ["CLUSTER_SH", "GRANTED_PREFIX", "LISTENERS", "LocalCluster", "NODES",
 CLUSTER_SH = KAFKA_SH.with_name("cluster.sh")
 LIB = KAFKA_SH.with_name("lib")
 NODES = (1, 2, 3)
-LISTENERS = ("SASL", "MTLS", "OAUTH", "TOOLS", "CONTROLLER")
+# PROXY is not a listener but the proxies in front of PROXIED, where its brokers say they are.
+LISTENERS = ("SASL", "MTLS", "OAUTH", "TOOLS", "CONTROLLER", "PROXIED", "PROXY")
 BRIDGE_PRINCIPAL = "User:bridge"
 # Topics under this prefix are granted to the bridge once per test session (cluster.grant_prefix).
 GRANTED_PREFIX = "test.granted."
@@ -123,7 +126,8 @@ class LocalCluster:
             time.sleep(0.05)
 
     def settings(self, env_file: str) -> dict[str, str]:
-        """A written env file (bridge.env, bridge-mtls.env) as settings without the prefix."""
+        """A written env file (bridge.env, bridge-mtls.env, bridge-proxied.env) as settings
+        without the prefix."""
         settings = {}
         for line in (self.dir / env_file).read_text().splitlines():
             if line and not line.startswith("#"):
@@ -134,6 +138,11 @@ class LocalCluster:
     @property
     def ca_file(self) -> Path:
         return self.dir / "tls" / "ca.pem"
+
+    @property
+    def toxiproxy_config(self) -> Path:
+        """Toxiproxy's proxies, one per node: `kafka-<node>`, listening where it advertises."""
+        return self.dir / "toxiproxy.json"
 
     # -- topics and ACLs, through the tools listener ----------------------------
 

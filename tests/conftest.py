@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.broker import LocalBroker
 from tests.cluster import LocalCluster
+from tests.toxiproxy import ToxiproxyServer, load_proxies
 
 
 @pytest.fixture(scope="session")
@@ -58,6 +59,27 @@ def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClu
         yield cluster
     finally:
         cluster.down()
+
+
+@pytest.fixture(scope="session")
+def toxiproxy_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ToxiproxyServer]:
+    with ToxiproxyServer(tmp_path_factory.mktemp("toxiproxy") / "toxiproxy.log") as server:
+        yield server
+
+
+@pytest.fixture
+async def toxiproxy(
+    toxiproxy_server: ToxiproxyServer, kafka_cluster: LocalCluster
+) -> AsyncIterator[ToxiproxyServer]:
+    """Toxiproxy in front of each node of the cluster (the way of `bridge-proxied.env`),
+    with no toxic when the test starts and none left after it."""
+    api = toxiproxy_server.api
+    await api.populate(load_proxies(kafka_cluster.toxiproxy_config))
+    await api.reset()
+    try:
+        yield toxiproxy_server
+    finally:
+        await api.reset()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
