@@ -57,7 +57,7 @@ SOAK_SECONDS ?= 600
 FUZZ_SECONDS ?= 60
 
 # All three run, so that one failing still leaves the others' figures; any failure fails the target.
-reliability: install kafka-jars ## faults in their long form, a soak (SOAK_SECONDS=600) and a decoder fuzz (docs/reliability.md)
+reliability: install kafka-jars tools ## faults in their long form, a soak (SOAK_SECONDS=600) and a decoder fuzz (docs/reliability.md)
 	mkdir -p build/reliability; status=0; \
 	RELIABILITY_REPORT_DIR=build/reliability $(BIN)/pytest tests/reliability || status=1; \
 	$(BIN)/python -m tests.reliability.soak --seconds $(SOAK_SECONDS) --out build/reliability/soak.json || status=1; \
