@@ -4,9 +4,10 @@ One idempotent producer per process (`acks=all`). A request's records are all
 handed to the producer at once and the request waits, within a deadline, for
 every acknowledgement: the caller answers 200 only when `publish` returns.
 
-A watchdog asks the cluster for metadata every second. Readiness follows its
-answers, and a producer that stops delivering while the cluster answers (as
-aiokafka's idempotent producer can after broker trouble) is replaced.
+A watchdog asks the cluster for metadata every second, every broker at once.
+Readiness follows its answers, and a producer that stops delivering while the
+cluster answers (as aiokafka's idempotent producer can after broker trouble)
+is replaced.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import logging
 import ssl
 import time
 from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import Any, Protocol
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaClient, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     KafkaConnectionError,
@@ -122,6 +124,57 @@ def producer_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+class BrokerProbe:
+    """Asks every broker for metadata at once: did any answer within PROBE_TIMEOUT?
+
+    aiokafka's own metadata update asks one broker at a time, and waits out
+    request_timeout_ms on one that takes the request and never answers (behind a
+    network that drops packets): asked that way, one such broker made the bridge
+    not ready for most of that time, while the others served its callbacks. A
+    broker not done with the last question is not asked again meanwhile.
+    """
+
+    def __init__(self, topics: list[str]) -> None:
+        self._request = MetadataRequest(topics, allow_auto_topic_creation=False)
+        self._client: AIOKafkaClient | None = None
+        self._asking: dict[int, asyncio.Task[Any]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def any_answers(self, client: AIOKafkaClient) -> bool:
+        if client is not self._client:  # a new producer: the old one's questions end with it
+            self._client, self._asking = client, {}
+        for node in {broker.nodeId for broker in client.cluster.brokers()}:
+            if node not in self._asking:
+                task = asyncio.create_task(client.send(node, self._request))
+                task.add_done_callback(partial(self._answered, node))
+                self._asking[node] = task
+                self._tasks.add(task)
+        waiting = set(self._asking.values())
+        deadline = asyncio.get_running_loop().time() + PROBE_TIMEOUT
+        while waiting:
+            left = deadline - asyncio.get_running_loop().time()
+            done, waiting = await asyncio.wait(
+                waiting, timeout=max(left, 0), return_when=asyncio.FIRST_COMPLETED
+            )
+            if not done:
+                return False
+            if any(not task.cancelled() and task.exception() is None for task in done):
+                return True
+        return False
+
+    def _answered(self, node: int, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if self._asking.get(node) is task:
+            del self._asking[node]
+        if not task.cancelled():
+            task.exception()  # a broker that did not answer: retrieved, and told by the result
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
 class KafkaPublisher:
     """Owns the producer: connects, checks topics, publishes, watches, replaces, stops."""
 
@@ -132,6 +185,7 @@ class KafkaPublisher:
         self._producer: AIOKafkaProducer | None = None
         self._batcher: Batcher | None = None
         self._deadlines = Deadlines(settings.produce_timeout_seconds)
+        self._brokers = BrokerProbe(self._topics)
         self._partitions: dict[str, int] = {}
         self._connecting: asyncio.Task[None] | None = None
         self._watching: asyncio.Task[None] | None = None
@@ -184,6 +238,7 @@ class KafkaPublisher:
                 await asyncio.gather(task, return_exceptions=True)
         self._connecting = self._watching = None
         self._retiring.clear()
+        await self._brokers.stop()
         producer, self._producer = self._producer, None
         self._batcher = None
         self._metrics.kafka_ready.set(0)
@@ -360,12 +415,10 @@ class KafkaPublisher:
 
     async def _probe(self, producer: AIOKafkaProducer) -> bool:
         was_ready = self.ready
-        try:
-            answered = await asyncio.wait_for(
-                producer.client.force_metadata_update(), PROBE_TIMEOUT
-            )
-        except (TimeoutError, KafkaError):
-            answered = False
+        # The producer's view of the cluster (leaders, partitions) is refreshed in the
+        # background; readiness does not wait for it.
+        producer.client.force_metadata_update()
+        answered = await self._brokers.any_answers(producer.client)
         now = time.monotonic()
         if answered:
             if now - self._last_contact >= STALE_AFTER:
