@@ -488,10 +488,11 @@ async def test_network_fault_between_the_bridge_and_one_broker(
         assert min(a.ended - a.started for a in through if a.status == 200) >= LATENCY_S
     if fault in ("black hole", "connections reset"):
         # Nothing on the broker out of reach is acknowledged, and no answer hangs: each is a
-        # 503 within the produce timeout. The other brokers' partitions go on.
-        assert {a.status for a in through} == {503}
+        # 503 within the produce timeout. The other brokers' partitions go on. (A connection
+        # the bridge closed after its keep-alive as the sender reused it is no answer, 0.)
+        assert {a.status for a in through} - {0} == {503}
         assert max(a.ended - a.started for a in through) < profile.produce_timeout + 2
-        assert {a.status for a in around} == {200}
+        assert {a.status for a in around} - {0} == {200}
     if fault == "connections cut mid-answer":
         # Cut, the bridge connected again, more than once each time.
         assert min(w.connections for w in windows) >= 2
