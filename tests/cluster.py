@@ -22,6 +22,7 @@ from types import TracebackType
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.protocol.admin import CreateAclsRequest, DeleteAclsRequest
 
 from bridge.kinds import KINDS
 from tests.broker import KAFKA_SH
@@ -31,11 +32,15 @@ from tests.reliability.ports import quiet_port
 __all__ = ["CLUSTER_SH", "GRANTED_PREFIX", "LISTENERS", "LocalCluster", "NODES", "granted_topic"]
 
 CLUSTER_SH = KAFKA_SH.with_name("cluster.sh")
-LIB = KAFKA_SH.with_name("lib")
 NODES = (1, 2, 3)
 # PROXY is not a listener but the proxies in front of PROXIED, where its brokers say they are.
 LISTENERS = ("SASL", "MTLS", "OAUTH", "TOOLS", "CONTROLLER", "PROXIED", "PROXY")
 BRIDGE_PRINCIPAL = "User:bridge"
+# Kafka's codes for ACL bindings (org.apache.kafka.common.acl, .resource).
+RESOURCE_TOPIC = 2
+PATTERN_LITERAL, PATTERN_PREFIXED = 3, 4
+OPERATION_WRITE, OPERATION_DESCRIBE = 4, 8
+ALLOW = 3
 # Topics under this prefix are granted to the bridge once per test session (cluster.grant_prefix).
 GRANTED_PREFIX = "test.granted."
 _GONE_TIMEOUT_S = 30.0
@@ -154,29 +159,39 @@ class LocalCluster:
         finally:
             await admin.close()
 
-    def acl(self, action: str, *resource: str, operations: tuple[str, ...]) -> None:
-        """`action` is --add or --remove; `resource` e.g. ("--topic", name)."""
-        java = shutil.which("java")
-        if java is None:
-            raise RuntimeError("java not found")
-        command = [java, "-Xmx128m", "-XX:TieredStopAtLevel=1", "-cp", f"{LIB}/*"]
-        command += ["org.apache.kafka.tools.AclCommand", "--bootstrap-server", self.tools_bootstrap]
-        command += [action, "--force", "--allow-principal", BRIDGE_PRINCIPAL, *resource]
-        for operation in operations:
-            command += ["--operation", operation]
-        result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
-        if result.returncode != 0:
-            raise RuntimeError(f"AclCommand {action} failed:\n{result.stdout}{result.stderr}")
+    async def grant(self, topic: str, *, prefixed: bool = False) -> None:
+        """Let the bridge describe and write this topic (or every topic with this prefix)."""
+        pattern = PATTERN_PREFIXED if prefixed else PATTERN_LITERAL
+        await self._acls(CreateAclsRequest, topic, pattern, "creation_responses")
 
-    def grant(self, *resource: str) -> None:
-        """Let the bridge describe and write these topics."""
-        self.acl("--add", *resource, operations=("Write", "Describe"))
+    async def revoke(self, topic: str) -> None:
+        await self._acls(DeleteAclsRequest, topic, PATTERN_LITERAL, "filter_responses")
 
-    def revoke(self, *resource: str) -> None:
-        self.acl("--remove", *resource, operations=("Write", "Describe"))
+    async def grant_prefix(self) -> None:
+        await self.grant(GRANTED_PREFIX, prefixed=True)
 
-    def grant_prefix(self) -> None:
-        self.grant("--resource-pattern-type", "prefixed", "--topic", GRANTED_PREFIX)
+    async def _acls(
+        self,
+        request: type[CreateAclsRequest | DeleteAclsRequest],
+        topic: str,
+        pattern: int,
+        answers: str,
+    ) -> None:
+        """The bridge's Write and Describe on a topic, through the admin API (as AclCommand
+        does, without a JVM to start): the call returns once the controller committed it."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.tools_bootstrap)
+        await admin.start()
+        try:
+            for operation in (OPERATION_WRITE, OPERATION_DESCRIBE):
+                acl = request(
+                    RESOURCE_TOPIC, topic, pattern, BRIDGE_PRINCIPAL, "*", operation, ALLOW
+                )
+                response = (await admin._send_request(acl)).to_object()
+                errors = [a for a in response[answers] if a["error_code"]]
+                if errors:
+                    raise RuntimeError(f"{request.__name__} for {topic} failed: {errors}")
+        finally:
+            await admin.close()
 
     async def leaders(self, topic: str) -> dict[int, int]:
         """Partition -> the node that leads it now."""

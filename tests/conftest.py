@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.broker import LocalBroker
-from tests.cluster import LocalCluster
+from tests.cluster import NODES, LocalCluster
 from tests.toxiproxy import ToxiproxyServer, load_proxies
 
 
@@ -50,15 +51,20 @@ def own_broker(tmp_path: Path) -> Iterator[LocalBroker]:
 
 
 @pytest.fixture(scope="session")
-def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    """The three-node cluster (TLS, SASL, ACLs), started once; every node is stopped at the end."""
+async def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalCluster]:
+    """The three-node cluster (TLS, SASL, ACLs), started once.
+
+    At the end its nodes are killed, not stopped: their data goes with the session's
+    temporary directory, and three nodes stopping together wait for each other (10 s or more).
+    """
     cluster = LocalCluster(tmp_path_factory.mktemp("kafka-cluster"))
     try:
-        cluster.up()
-        cluster.grant_prefix()
+        await asyncio.to_thread(cluster.up)
+        await cluster.grant_prefix()
         yield cluster
     finally:
-        cluster.down()
+        for node in NODES:
+            await asyncio.to_thread(cluster.kill, node)
 
 
 @pytest.fixture(scope="session")

@@ -506,8 +506,7 @@ async def test_acl_removed_under_load_then_restored(
     profile: Profile, kafka_cluster: LocalCluster, tmp_path: Path
 ) -> None:
     topic = unique_topic("acl")  # not under the prefix granted to the bridge
-    topic_acl = ("--topic", topic)
-    await asyncio.to_thread(kafka_cluster.grant, *topic_acl)
+    await kafka_cluster.grant(topic)
     recoveries: list[Recovery] = []
     windows = []
     started = time.monotonic()
@@ -517,14 +516,14 @@ async def test_acl_removed_under_load_then_restored(
         async with traffic(sender):
             await sender.until_acknowledged(profile.warm_up)
             for _ in range(profile.cycles):
-                await asyncio.to_thread(kafka_cluster.revoke, *topic_acl)
+                await kafka_cluster.revoke(topic)
                 revoked = time.monotonic()
                 await sender.until(partial(failed_since, moment=revoked), within=60)
                 denied = min(a.ended for a in sender.attempts() if a.ended >= revoked and a.status)
                 await asyncio.sleep(profile.outage)  # how long the ACL stays away
                 restoring = time.monotonic()
                 windows.append((denied, restoring))
-                await asyncio.to_thread(kafka_cluster.grant, *topic_acl)
+                await kafka_cluster.grant(topic)
                 recoveries.append(await recover(sender, revoked, time.monotonic(), profile))
         seconds = time.monotonic() - started
         replaced = metric(bridge, "bridge_producer_recreations_total")
