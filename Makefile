@@ -9,7 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 KAFKA := deploy/kafka/kafka.sh
 
-.PHONY: help install kafka-jars kafka-up kafka-down run lint tools test reliability clean
+.PHONY: help install kafka-jars kafka-up kafka-down run lint settings tools chart-check test reliability clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -42,15 +42,23 @@ kafka-cluster-down: ## stop the three local brokers (their data stays; `cluster.
 run: install ## local broker + bridge on 127.0.0.1:8080 in the foreground; Ctrl-C stops both
 	bash deploy/run-local.sh
 
-lint: install ## ruff (lint and format) and mypy --strict
+lint: install ## ruff (lint and format), mypy --strict, shellcheck (every shell script), hadolint (the Dockerfiles)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	bash deploy/tools/lint-shell.sh
+	$(BIN)/hadolint --failure-threshold style deploy/Dockerfile deploy/kafka/image/Dockerfile
 
-tools: ## build the pinned helm, promtool and toxiproxy into .tools/bin and fetch the schemas (Go module proxy, npm)
+settings: install ## regenerate the README's settings table and the chart's settings from bridge/settings/model.py
+	$(BIN)/python -m bridge.tools.settings_docs --write
+
+tools: ## build the pinned helm, promtool, helm-unittest and toxiproxy into .tools/bin, fetch the schemas (deploy/tools/versions.env)
 	bash deploy/tools/install-tools.sh
 
-test: lint kafka-jars tools ## lint, types, then every test, against a real broker started for the run
+chart-check: install tools ## the chart without a cluster: helm lint, Kubernetes schemas of every ci/ variant, helm-unittest
+	VENV=$(VENV) bash deploy/tools/check-chart.sh
+
+test: lint kafka-jars tools chart-check ## lint, types, the chart, then every test, against a real broker started for the run
 	$(BIN)/pytest -m "not long and not container and not kubernetes"
 
 SOAK_SECONDS ?= 600

@@ -1,4 +1,4 @@
-from bridge.cli import main
+from bridge.tools.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,6 +1,6 @@
 """The contract with the consumers of the topics: schemas, an AsyncAPI document, typed decoding.
 
-Everything here is generated from the wire structs in `bridge.schema`, so the
+Everything here is generated from the wire structs in `bridge.wire.upload`, so the
 published contract cannot drift from what the bridge validates.
 """
 
@@ -11,9 +11,10 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from bridge import __version__, schema
-from bridge.config import Settings
+from bridge import __version__
 from bridge.kinds import KINDS, MATERIAL_UPLOAD, VIDEO_UPLOAD, CallbackKind
+from bridge.settings import Settings
+from bridge.wire import upload
 
 T = TypeVar("T", bound=msgspec.Struct)
 
@@ -46,12 +47,12 @@ class Received(msgspec.Struct, Generic[T], frozen=True):
 
 class VideoUploaded(msgspec.Struct, frozen=True):
     event: CloudEvent
-    video: schema.Video
+    video: upload.Video
 
 
 class MaterialUploaded(msgspec.Struct, frozen=True):
     event: CloudEvent
-    material: schema.Material
+    material: upload.Material
 
 
 def cloud_event(headers: Sequence[tuple[str, bytes]]) -> CloudEvent:

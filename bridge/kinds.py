@@ -17,12 +17,12 @@ from typing import Any
 
 import msgspec
 
-from bridge import schema
-from bridge.config import Settings
-from bridge.decoders import ItemDecoder
-from bridge.layouts import DataObject, ItemList, Layout, WholeBody
-from bridge.processing import ProcessingNotification
-from bridge.transcoding import TranscodedVideo
+from bridge.settings import Settings
+from bridge.wire import upload
+from bridge.wire.decoders import ItemDecoder
+from bridge.wire.layouts import DataObject, ItemList, Layout, WholeBody
+from bridge.wire.processing import ProcessingNotification
+from bridge.wire.transcoding import TranscodedVideo
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +65,11 @@ VIDEO_UPLOAD = CallbackKind(
         field="videoListInfo",
         total_field="videoTotal",
         total_is_string=False,
-        envelope=msgspec.json.Decoder(schema.VideoUploadEnvelope),
+        envelope=msgspec.json.Decoder(upload.VideoUploadEnvelope),
         items_of=lambda envelope: envelope.data.video_list_info,
     ),
     key_field="videoId",
-    item_type=schema.Video,
+    item_type=upload.Video,
     key_of=attrgetter("video_id"),
     topic_setting="topic_video_upload",
 )
@@ -82,11 +82,11 @@ MATERIAL_UPLOAD = CallbackKind(
         field="materialList",
         total_field="total",
         total_is_string=True,
-        envelope=msgspec.json.Decoder(schema.MaterialUploadEnvelope),
+        envelope=msgspec.json.Decoder(upload.MaterialUploadEnvelope),
         items_of=lambda envelope: envelope.data.material_list,
     ),
     key_field="id",
-    item_type=schema.Material,
+    item_type=upload.Material,
     key_of=attrgetter("id"),
     topic_setting="topic_material_upload",
 )

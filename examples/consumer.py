@@ -23,8 +23,8 @@ import signal
 
 from aiokafka import AIOKafkaConsumer
 
-from bridge.config import load_settings
 from bridge.contract import ContractError, VideoUploaded, decode_video_record
+from bridge.settings import load_settings
 
 
 class RecentIds:

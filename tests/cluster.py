@@ -3,7 +3,7 @@
 A :class:`LocalCluster` owns a cluster dir and twenty-one ports (six
 listeners on each of three nodes, and the proxies in front of the proxied
 one), all below the ephemeral range, so that a node that is killed or stopped
-comes back on its own address (see tests/reliability/ports.py). The test tools
+comes back on its own address (see tests/ports.py). The test tools
 reach it over the plaintext listener (`tools_bootstrap`); the bridge over
 SASL_SSL, mutual TLS or OAUTHBEARER with the settings that `cluster.sh up`
 writes, or over SASL_SSL through Toxiproxy (`bridge-proxied.env`, with the
@@ -27,7 +27,7 @@ from aiokafka.protocol.admin import CreateAclsRequest, DeleteAclsRequest
 from bridge.kinds import KINDS
 from tests.broker import KAFKA_SH
 from tests.kafka_tools import unique_topic
-from tests.reliability.ports import quiet_port
+from tests.ports import free_port
 
 __all__ = ["CLUSTER_SH", "GRANTED_PREFIX", "LISTENERS", "LocalCluster", "NODES", "granted_topic"]
 
@@ -54,7 +54,7 @@ class LocalCluster:
         for listener in LISTENERS:
             ports: list[int] = []
             while len(ports) < len(NODES):
-                port = quiet_port()
+                port = free_port()
                 if port not in taken:
                     taken.add(port)
                     ports.append(port)

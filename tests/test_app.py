@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from bridge.app import Bridge, create_app
-from bridge.config import Settings
+from bridge.http.app import Bridge
 from bridge.records import event_id
+from bridge.settings import Settings
 from tests.fakes import BlockingPublisher, RecordingPublisher
 from tests.samples import SAMPLE_VIDEO_IDS, VIDEO_SAMPLE, item_slices, sample_video, video_body
 
@@ -25,7 +25,7 @@ def publisher() -> RecordingPublisher:
 
 @pytest.fixture
 async def client(publisher: RecordingPublisher) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(SETTINGS, publisher))
+    transport = httpx.ASGITransport(app=Bridge(SETTINGS, publisher))
     async with httpx.AsyncClient(transport=transport, base_url="http://bridge") as client:
         yield client
 

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.app import Bridge
-from bridge.config import Settings
-from bridge.vendor_signature import VendorKeys, VendorSignatureError
+from bridge.http.app import Bridge
+from bridge.http.vendor_signature import VendorKeys, VendorSignatureError
+from bridge.settings import Settings
 from tests.fakes import RecordingPublisher
 from tests.samples import VIDEO_SAMPLE
 from tests.signatures import openssl_vendor_signature

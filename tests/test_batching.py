@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from bridge.batching import STALLED_AFTER, Backlog, Batcher, Builder, murmur2, partition_for
+from bridge.kafka.batching import STALLED_AFTER, Batcher, Builder, murmur2, partition_for
+from bridge.kafka.errors import PartitionStalled
 from bridge.records import OutgoingRecord
 from tests.kafka_tools import java_murmur2, java_partition
 
@@ -208,5 +209,5 @@ async def test_a_partition_kafka_stopped_taking_refuses_at_once() -> None:
     batcher.waiting_since[("videos", 0)] -= STALLED_AFTER + 0.1  # as if a second passed
     refused = batcher.add([record("f")])
 
-    assert isinstance(refused.exception(), Backlog)
+    assert isinstance(refused.exception(), PartitionStalled)
     assert not any(ticket.done() for ticket in waiting)

@@ -1,8 +1,6 @@
-from pathlib import Path
-
 import pytest
 
-from bridge.config import Settings, SettingsError, load_settings, unknown_variables
+from bridge.settings import Settings, SettingsError, load_settings, unknown_variables
 
 
 def test_defaults_match_the_interface_contract() -> None:
@@ -127,12 +125,3 @@ def test_unknown_variables_are_reported_with_a_suggestion() -> None:
         "BRIDGE_AUTH_TOKEN is not a setting of the bridge and is ignored "
         "(did you mean BRIDGE_AUTH_TOKENS?)"
     ]
-
-
-def test_readme_documents_every_setting() -> None:
-    import msgspec
-
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    names = [f"`BRIDGE_{field.name.upper()}`" for field in msgspec.structs.fields(Settings)]
-
-    assert [name for name in names if name not in readme] == []

@@ -23,10 +23,10 @@ import pytest
 from packaging.utils import canonicalize_name
 
 import bridge
-from bridge.config import Settings
-from tests.broker import free_port
+from bridge.settings import Settings
 from tests.engine import BRIDGE_IMAGE, REPO, Engine, unique_name, wait_for_status
 from tests.kafka_tools import read_all
+from tests.ports import free_port
 from tests.samples import SAMPLE_VIDEO_IDS, VIDEO_SAMPLE, item_slices
 from tests.servers import fresh_settings
 from tests.test_dockerfile import locked

@@ -19,9 +19,9 @@ from bridge.contract import (
     value_schema,
 )
 from bridge.kinds import MATERIAL_UPLOAD, MEDIA_PROCESSING, VIDEO_TRANSCODE, VIDEO_UPLOAD
-from bridge.processing import ProcessingNotification
 from bridge.records import Context, decode_callback, records_for
-from bridge.transcoding import TranscodedVideo
+from bridge.wire.processing import ProcessingNotification
+from bridge.wire.transcoding import TranscodedVideo
 from tests.platform_samples import (
     NOTIFICATION_BASE64,
     NOTIFICATION_JSON,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from bridge.decoders import ItemDecoder
-from bridge.schema import Video
-from bridge.transcoding import TranscodedVideo
+from bridge.wire.decoders import ItemDecoder
+from bridge.wire.transcoding import TranscodedVideo
+from bridge.wire.upload import Video
 
 VIDEOS = ItemDecoder(Video)
 

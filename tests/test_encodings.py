@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.encodings import NotBase64, from_base64
+from bridge.wire.encodings import NotBase64, from_base64
 from tests.platform_samples import NOTIFICATION_BASE64, NOTIFICATION_JSON, base64url
 
 

@@ -9,11 +9,11 @@ import msgspec
 import pytest
 import yaml  # type: ignore[import-untyped]
 
-from bridge.app import topics_of
-from bridge.config import Settings
 from bridge.errors import NotJson, WrongShape
+from bridge.http.app import topics_of
 from bridge.kinds import KINDS, MEDIA_PROCESSING, VIDEO_TRANSCODE, VIDEO_UPLOAD, CallbackKind
 from bridge.records import Context, decode_callback, event_id, records_for
+from bridge.settings import Settings
 from tests.platform_samples import (
     NOTIFICATION_BASE64,
     NOTIFICATION_JSON,

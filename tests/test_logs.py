@@ -4,9 +4,9 @@ import logging
 import httpx
 import pytest
 
-from bridge.app import Bridge
-from bridge.config import Settings
+from bridge.http.app import Bridge
 from bridge.logs import JsonFormatter, request_id
+from bridge.settings import Settings
 from tests.fakes import RecordingPublisher
 
 

@@ -38,6 +38,7 @@ from tests.monitoring_tools import (
     rule_expressions,
     write_rules,
 )
+from tests.tool_versions import pinned
 
 GENERATOR = REPO / "deploy" / "grafana" / "dashboard.py"
 RUNBOOK = REPO / "docs" / "runbook.md"
@@ -79,10 +80,9 @@ def rules_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_promtool_is_the_pinned_version() -> None:
-    script = (REPO / "deploy" / "tools" / "install-tools.sh").read_text()
-    pinned = re.search(r"^PROMTOOL_VERSION=v0\.(\d+)(\d\d)\.(\d+)$", script, re.MULTILINE)
-    assert pinned is not None
-    major, minor, patch = (int(part) for part in pinned.groups())
+    module_version = re.fullmatch(r"v0\.(\d+)(\d\d)\.(\d+)", pinned("PROMTOOL_VERSION"))
+    assert module_version is not None
+    major, minor, patch = (int(part) for part in module_version.groups())
 
     done = promtool("--version")
 

@@ -27,7 +27,6 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.broker import free_port
 from tests.fake_vod_api import Catalogue, FakeVideoApi, video
 from tests.helm_tools import FULLNAME, NAMESPACE
 from tests.kafka_tools import create_topics, unique_topic
@@ -40,6 +39,7 @@ from tests.monitoring_tools import (
     promtool,
     rule_expressions,
 )
+from tests.ports import free_port
 from tests.samples import VIDEO_SAMPLE, sample_video, video_body
 from tests.servers import BridgeProcess, fresh_settings
 

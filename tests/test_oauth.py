@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from bridge.config import SettingsError, load_settings
-from bridge.oauth import (
+from bridge.kafka.oauth import (
     ClientCredentialsTokenProvider,
     TokenError,
     TokenFileProvider,
     token_provider,
 )
+from bridge.settings import SettingsError, load_settings
 from tests.oauth_server import TokenEndpoint
 
 

@@ -29,23 +29,12 @@ async def keys_in(bootstrap: str, topic: str) -> list[str]:
     return [record.key.decode() for record in await read_all(bootstrap, topic)]
 
 
-async def wait_ready(bridge: BridgeProcess, expected: int, within: float) -> float:
-    """Seconds until /readyz answers `expected`."""
-    started = time.monotonic()
-    async with httpx.AsyncClient(base_url=bridge.url, timeout=5) as client:
-        async with asyncio.timeout(within):
-            # Another process, asked over HTTP: there is no event to await.
-            while (await client.get("/readyz")).status_code != expected:  # noqa: ASYNC110
-                await asyncio.sleep(0.1)
-    return time.monotonic() - started
-
-
 async def test_readiness_follows_the_broker(own_broker: LocalBroker, tmp_path: Path) -> None:
     with BridgeProcess(tmp_path / "bridge.log", **settings_for(own_broker.bootstrap)) as bridge:
         await asyncio.to_thread(own_broker.stop)
-        went_down = await wait_ready(bridge, 503, within=15)
+        went_down = await bridge.wait_ready(503, within=15)
         await asyncio.to_thread(own_broker.start)
-        came_back = await wait_ready(bridge, 200, within=30)
+        came_back = await bridge.wait_ready(200, within=30)
 
     assert went_down < 6  # "within seconds": probes every second, stale after three
     assert came_back < 30

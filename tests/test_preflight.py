@@ -6,7 +6,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from bridge.preflight import certificate_problem
+from bridge.kafka.preflight import certificate_problem
 
 
 def self_signed(where: Path, days: str) -> tuple[Path, str]:

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.app import Bridge
-from bridge.config import Settings
+from bridge.http.app import Bridge
+from bridge.settings import Settings
 from tests.kafka_tools import read_all, unique_topic
 from tests.load import Stream
 
@@ -28,10 +28,10 @@ async def test_a_wedged_producer_is_replaced_in_process(kafka_bootstrap: str) ->
         producer_stall_seconds=2,
     )
     bridge = Bridge(settings)
-    assert bridge.kafka is not None
-    await bridge.kafka.start()
+    assert bridge.owned_publisher is not None
+    await bridge.owned_publisher.start()
     try:
-        wedged = bridge.kafka.producer
+        wedged = bridge.owned_publisher.producer
         assert wedged is not None
 
         async def send_batch_never_acknowledged(*args: Any, **kwargs: Any) -> asyncio.Future[Any]:
@@ -49,11 +49,11 @@ async def test_a_wedged_producer_is_replaced_in_process(kafka_bootstrap: str) ->
             stop.set()
             await sending
 
-        assert bridge.kafka.producer is not wedged
+        assert bridge.owned_publisher.producer is not wedged
         recreations = bridge.metrics.registry.get_sample_value("bridge_producer_recreations_total")
         assert recreations == 1
         assert set(stream.statuses()) == {200, 503}
         records = await read_all(kafka_bootstrap, settings.topic_video_upload)
         assert stream.acknowledged() - {record.key.decode() for record in records} == set()
     finally:
-        await bridge.kafka.stop()
+        await bridge.owned_publisher.stop()

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bridge import cli
 from bridge.contract import decode_video_record
-from bridge.reconcile import ORIGIN_HEADER, Window, duration, instant, lookback_window
+from bridge.tools import cli
+from bridge.tools.reconcile import ORIGIN_HEADER, Window, duration, instant, lookback_window
 from tests.samples import VIDEO_SAMPLE, item_slices
 
 

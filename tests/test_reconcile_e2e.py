@@ -18,10 +18,10 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from bridge import reconcile as runs
-from bridge.config import load_settings
 from bridge.kinds import VIDEO_UPLOAD
-from bridge.reconcile import RunStats
+from bridge.settings import load_settings
+from bridge.tools import reconcile as runs
+from bridge.tools.reconcile import RunStats
 from tests.fake_vod_api import Catalogue, FakeVideoApi, video, video_id
 from tests.kafka_tools import create_topics, java_partition, read_all, unique_topic
 from tests.servers import BridgeProcess, fresh_settings

@@ -7,11 +7,11 @@ import sys
 import pytest
 
 from bridge import tracing
-from bridge.app import Bridge
-from bridge.auth import Authenticator
-from bridge.cli import main
-from bridge.config import load_settings
-from bridge.publisher import KafkaPublisher
+from bridge.http.app import Bridge
+from bridge.http.auth import Authenticator
+from bridge.kafka.publisher import KafkaPublisher
+from bridge.settings import load_settings
+from bridge.tools.cli import main
 
 ENDPOINT = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}
 

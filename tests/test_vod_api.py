@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bridge.config import Settings, SettingsError
+from bridge.settings import Settings, SettingsError
 from bridge.vod import api as vod
 from bridge.vod.api import ApiUnavailable, CallWindow, VendorError, VideoApi, api_time, api_zone
-from tests.broker import free_port
 from tests.fake_vod_api import Catalogue, FakeVideoApi, video, video_id
+from tests.ports import free_port
 
 ACCESS_KEY = "ak-unit"
 SECRET_KEY = "sk-unit-0123456789"

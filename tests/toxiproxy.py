@@ -20,7 +20,7 @@ from typing import Literal
 import httpx
 import msgspec
 
-from tests.reliability.ports import quiet_port
+from tests.ports import free_port
 
 __all__ = [
     "TOXIPROXY_SERVER",
@@ -170,7 +170,7 @@ class ToxiproxyServer:
     """`toxiproxy-server` on 127.0.0.1, on a port below the ephemeral range."""
 
     def __init__(self, log_path: Path) -> None:
-        self.port = quiet_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.api = Toxiproxy(self.url)

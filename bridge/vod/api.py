@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from bridge.config import Settings, SettingsError
+from bridge.settings import Settings, SettingsError
 from bridge.vod.signer import signed_headers
 
 log = logging.getLogger("bridge.vod")

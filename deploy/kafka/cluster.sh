@@ -35,9 +35,9 @@
 set -euo pipefail
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
-LIB_DIR="$SCRIPT_DIR/lib"
+# shellcheck source=node.sh
+source "$SCRIPT_DIR/node.sh"
 TEMPLATE="$SCRIPT_DIR/cluster.properties.template"
-LOG4J_CONFIG="$SCRIPT_DIR/log4j2.yaml"
 
 DIR=${KAFKA_CLUSTER_DIR:-$SCRIPT_DIR/cluster}
 HEAP=${KAFKA_CLUSTER_HEAP:--Xms128m -Xmx384m}
@@ -46,14 +46,6 @@ STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
 NODES=(1 2 3)
 # The bridge's principal: its SCRAM user and its client certificate's CN.
 BRIDGE_USER=bridge
-
-JVM_FLAGS=(
-  -XX:+UseG1GC
-  -XX:MaxGCPauseMillis=20
-  -XX:+ExitOnOutOfMemoryError
-  -Djava.awt.headless=true
-)
-TOOL_FLAGS=(-Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true)
 
 say() { printf 'kafka-cluster: %s\n' "$*"; }
 die() { printf 'kafka-cluster: %s\n' "$*" >&2; exit 1; }
@@ -170,25 +162,7 @@ extendedKeyUsage=serverAuth,clientAuth"
 # nodes
 
 running_pid() {
-  local pidfile args pid
-  pidfile="$(node_dir "$1")/kafka.pid"
-  [[ -f $pidfile ]] || return 1
-  pid=$(<"$pidfile")
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  args=$(ps -o args= -p "$pid" 2>/dev/null) || return 1
-  [[ $args == *kafka.Kafka*"$(node_dir "$1")/server.properties"* ]] || return 1
-  printf '%s\n' "$pid"
-}
-
-pid_gone() {
-  local stat threads
-  read -r stat threads < <(ps -o stat=,nlwp= -p "$1" 2>/dev/null) || return 0
-  [[ $stat == Z* ]] && ((threads <= 1))
-}
-
-port_open() {
-  # shellcheck disable=SC2016  # $1 is expanded by the inner shell
-  timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null
+  broker_pid "$(node_dir "$1")"
 }
 
 render_config() {
@@ -218,7 +192,7 @@ format_node() {
   local node=$1 dir
   dir=$(node_dir "$node")
   [[ -f $dir/data/meta.properties ]] && return 0
-  if ! java "${TOOL_FLAGS[@]}" -cp "$LIB_DIR/*" kafka.tools.StorageTool format \
+  if ! kafka_tool kafka.tools.StorageTool format \
       -t "$(<"$CLUSTER_ID_FILE")" -c "$dir/server.properties" \
       --add-scram "SCRAM-SHA-512=[name=$BRIDGE_USER,password=$BRIDGE_PASSWORD]" \
       --add-scram "SCRAM-SHA-512=[name=admin,password=$ADMIN_PASSWORD]" \
@@ -236,54 +210,25 @@ start_node() {
       "$(nth "$KAFKA_CLUSTER_PROXIED_PORTS" "$node")" "$(nth "$KAFKA_CLUSTER_CONTROLLER_PORTS" "$node")"; do
     port_open "$p" && die "port 127.0.0.1:$p of node $node is in use by another process"
   done
-  local -a heap cmd
-  read -r -a heap <<<"$HEAP"
-  cmd=(java "${heap[@]}" "${JVM_FLAGS[@]}" "-Dlog4j2.configurationFile=$LOG4J_CONFIG"
-    "-Dkafka.logs.dir=$dir" -cp "$LIB_DIR/*" kafka.Kafka "$dir/server.properties")
-  if command -v setsid >/dev/null 2>&1; then
-    cmd=(setsid "${cmd[@]}")
-  fi
-  (cd -- "$dir" && exec "${cmd[@]}") </dev/null >"$dir/kafka.out" 2>&1 &
-  pid=$!
-  printf '%s\n' "$pid" >"$dir/kafka.pid"
+  pid=$(launch_broker "$dir" "$HEAP")
   say "started node $node (pid $pid)"
 }
 
-# Stop the given nodes together: one by one, the last would wait for a
-# controller quorum that the others took away.
+# Stop the given nodes (stop_brokers stops them together).
 stop_nodes() {
-  local node pid deadline
-  local -a pids=() names=()
+  local node pid
+  local -a running=()
   for node in "$@"; do
     if pid=$(running_pid "$node"); then
-      kill -TERM "$pid" 2>/dev/null || true
-      kill -CONT "$pid" 2>/dev/null || true  # a frozen JVM acts on SIGTERM once it runs
-      pids+=("$pid")
-      names+=("$node")
+      running+=("node $node" "$pid")
     fi
     rm -f -- "$(node_dir "$node")/kafka.pid"
   done
-  deadline=$((SECONDS + STOP_TIMEOUT))
-  local i
-  for i in "${!pids[@]}"; do
-    while ! pid_gone "${pids[$i]}" && ((SECONDS < deadline)); do
-      sleep 0.2
-    done
-    if ! pid_gone "${pids[$i]}"; then
-      say "node ${names[$i]} (pid ${pids[$i]}) did not stop within ${STOP_TIMEOUT}s; sending SIGKILL" >&2
-      kill -KILL "${pids[$i]}" 2>/dev/null || true
-      while ! pid_gone "${pids[$i]}"; do sleep 0.1; done
-    fi
-    say "stopped node ${names[$i]} (pid ${pids[$i]})"
-  done
+  ((${#running[@]} == 0)) || stop_brokers "$STOP_TIMEOUT" "${running[@]}"
 }
 
 # --------------------------------------------------------------------------
 # readiness and provisioning, through the plaintext tools listener
-
-tool() {
-  java "${TOOL_FLAGS[@]}" -cp "$LIB_DIR/*" "$@"
-}
 
 write_probe_config() {
   cat >"$DIR/probe.properties" <<EOF
@@ -295,51 +240,38 @@ reconnect.backoff.max.ms=500
 EOF
 }
 
-# True when every node is registered and unfenced.
-all_unfenced() {
-  tool org.apache.kafka.tools.ClusterTool list-endpoints \
-      --bootstrap-server "$(bootstrap "$KAFKA_CLUSTER_TOOLS_PORTS")" \
-      --command-config "$DIR/probe.properties" 2>/dev/null \
-    | awk '$5 == "unfenced" { n[$1] = 1 } END { exit !(n[1] && n[2] && n[3]) }'
+# The partitions that have fewer in-sync replicas than replicas, one a line; fails when
+# the tools listener does not answer.
+under_replicated() {
+  kafka_tool org.apache.kafka.tools.TopicCommand --describe --under-replicated-partitions \
+    --bootstrap-server "$(bootstrap "$KAFKA_CLUSTER_TOOLS_PORTS")" \
+    --command-config "$DIR/probe.properties" 2>/dev/null
 }
 
-# True when no partition has fewer in-sync replicas than replicas.
-all_in_sync() {
-  local out
-  out=$(tool org.apache.kafka.tools.TopicCommand --describe --under-replicated-partitions \
-      --bootstrap-server "$(bootstrap "$KAFKA_CLUSTER_TOOLS_PORTS")" \
-      --command-config "$DIR/probe.properties" 2>/dev/null) || return 1
-  [[ -z $out ]]
-}
-
-# Both at once, a JVM each: asked one after the other, their start-ups add up.
-all_unfenced_and_in_sync() {
-  local unfenced=0 in_sync=0 asking
-  all_unfenced &
-  asking=$!
-  all_in_sync || in_sync=1
-  wait "$asking" || unfenced=1
-  ((unfenced == 0 && in_sync == 0))
-}
-
+# Every node has started (unfenced, its listeners open: node.sh's await_started, no JVM),
+# then every replica is in sync: one TopicCommand, again each second only while a
+# restarted node catches up on the partitions it follows.
 wait_ready() {
-  local deadline=$((SECONDS + START_TIMEOUT)) node listening
-  while ((SECONDS < deadline)); do
-    listening=1
-    for node in "${NODES[@]}"; do
-      if ! running_pid "$node" >/dev/null; then
-        tail -n 20 -- "$(node_dir "$node")/kafka.out" "$(node_dir "$node")/kafka.log" >&2 || true
-        die "node $node exited during start-up (see $(node_dir "$node")/kafka.log)"
-      fi
-      port_open "$(nth "$KAFKA_CLUSTER_TOOLS_PORTS" "$node")" || listening=0
-    done
-    # Asking a JVM tool costs a second or two: only once every node listens.
-    if ((listening)) && all_unfenced_and_in_sync; then
-      return 0
+  local deadline=$((SECONDS + START_TIMEOUT)) node dir pid not_ready
+  for node in "${NODES[@]}"; do
+    dir=$(node_dir "$node")
+    if ! pid=$(running_pid "$node"); then
+      show_log_tail "$dir"
+      die "node $node exited during start-up (see $dir/kafka.log)"
     fi
-    sleep 0.5
+    if ! not_ready=$(await_started "$dir" "$pid" "$(nth "$KAFKA_CLUSTER_TOOLS_PORTS" "$node")" "$deadline"); then
+      show_log_tail "$dir"
+      die "node $node not ready: it $not_ready (see $dir/kafka.log)"
+    fi
   done
-  die "cluster not ready after ${START_TIMEOUT}s (see $DIR/node-*/kafka.log)"
+  local lagging
+  until lagging=$(under_replicated) && [[ -z $lagging ]]; do
+    if ((SECONDS >= deadline)); then
+      [[ -n $lagging ]] || die "cluster not ready after ${START_TIMEOUT} s: TopicCommand got no answer on the tools listeners"
+      die "cluster not ready after ${START_TIMEOUT} s: $(wc -l <<<"$lagging") partitions under-replicated, as $(head -n 1 <<<"$lagging" | tr -s '[:space:]' ' ')"
+    fi
+    sleep 1
+  done
 }
 
 provision() {
@@ -351,16 +283,16 @@ provision() {
   # A JVM each, side by side: one after the other, their start-ups add up.
   local -a jobs=()
   for topic in "${topic_list[@]}"; do
-    tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$tools" --create --if-not-exists \
+    kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$tools" --create --if-not-exists \
       --topic "$topic" --partitions 6 --replication-factor 3 >/dev/null &
     jobs+=($!)
   done
   # What a producer needs: describe and write its topics, write idempotently.
-  tool org.apache.kafka.tools.AclCommand --bootstrap-server "$tools" --add \
+  kafka_tool org.apache.kafka.tools.AclCommand --bootstrap-server "$tools" --add \
     --allow-principal "User:$BRIDGE_USER" --operation Write --operation Describe \
     "${topic_list[@]/#/--topic=}" >/dev/null &
   jobs+=($!)
-  tool org.apache.kafka.tools.AclCommand --bootstrap-server "$tools" --add \
+  kafka_tool org.apache.kafka.tools.AclCommand --bootstrap-server "$tools" --add \
     --allow-principal "User:$BRIDGE_USER" --operation IdempotentWrite --cluster >/dev/null &
   jobs+=($!)
   local job
@@ -433,7 +365,7 @@ cmd_up() {
   command -v java >/dev/null 2>&1 || die "java not found; install Java 17+"
   make_tls
   if [[ ! -s $CLUSTER_ID_FILE ]]; then
-    tool kafka.tools.StorageTool random-uuid >"$CLUSTER_ID_FILE"
+    kafka_tool kafka.tools.StorageTool random-uuid >"$CLUSTER_ID_FILE"
   fi
   write_probe_config
   local node

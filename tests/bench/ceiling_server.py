@@ -18,11 +18,11 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
-from bridge.app import Bridge
-from bridge.config import Settings, SettingsError, load_settings
+from bridge.http.app import Bridge
+from bridge.http.server import BridgeServer
 from bridge.logs import configure_logging
 from bridge.records import OutgoingRecord
-from bridge.server import BridgeServer
+from bridge.settings import Settings, SettingsError, load_settings
 
 
 class NoopPublisher:

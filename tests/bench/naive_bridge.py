@@ -22,8 +22,8 @@ from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI  # type: ignore[import-not-found, unused-ignore]
 from pydantic import BaseModel, ConfigDict, Field  # type: ignore[import-not-found, unused-ignore]
 
-from bridge.config import load_settings
-from bridge.publisher import producer_options
+from bridge.kafka.options import producer_options
+from bridge.settings import load_settings
 
 settings = load_settings()
 

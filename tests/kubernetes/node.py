@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from tests.broker import free_port
 from tests.kubernetes.apiserver import ApiServer, Process, Tools
 from tests.kubernetes.kube import Kube
 from tests.kubernetes.machine import Machine
+from tests.ports import free_port
 
 BRIDGE = "vcb0"
 NODE_IP = "10.244.0.1"

@@ -41,8 +41,6 @@ from tests.reliability.test_faults import (
     Recovery,
     assert_nothing_lost,
     failed_since,
-    metric,
-    ready_status,
     recover,
     scenario_report,
     sender_for,
@@ -110,7 +108,7 @@ async def bridge_on(
     try:
         yield bridge, settings
         assert bridge.exit_code() is None  # recovered on its own, in the same process
-        assert await ready_status(bridge) == 200
+        assert await asyncio.to_thread(bridge.ready_status) == 200
     finally:
         await asyncio.to_thread(bridge.stop)
 
@@ -185,7 +183,7 @@ async def test_leader_of_the_busiest_partition_killed_and_back(
                 await asyncio.to_thread(kafka_cluster.up)
                 recoveries.append(await recover(sender, killed, time.monotonic(), profile))
         seconds = time.monotonic() - started
-        replaced = metric(bridge, "bridge_producer_recreations_total")
+        replaced = bridge.metric("bridge_producer_recreations_total")
     await report_of(
         kafka_cluster,
         "cluster: leader of the busiest partition SIGKILL",
@@ -384,7 +382,7 @@ async def readiness(bridge: BridgeProcess) -> AsyncIterator[list[tuple[float, in
 
     async def sample() -> None:
         while True:
-            samples.append((time.monotonic(), await ready_status(bridge)))
+            samples.append((time.monotonic(), await asyncio.to_thread(bridge.ready_status)))
             await asyncio.sleep(0.5)  # the sampling period
 
     sampling = asyncio.create_task(sample())
@@ -455,7 +453,7 @@ async def test_network_fault_between_the_bridge_and_one_broker(
                 assert await kafka_cluster.leaders(topic) == leaders
                 recoveries.append(await recover_through(sender, partitions, windows[-1], profile))
         seconds = time.monotonic() - started
-        replaced = metric(bridge, "bridge_producer_recreations_total")
+        replaced = bridge.metric("bridge_producer_recreations_total")
     through = [a for w in windows for a in partitions.attempts(sender, w, through=True)]
     around = [a for w in windows for a in partitions.attempts(sender, w, through=False)]
     ready_while_faulted = collections.Counter(
@@ -526,7 +524,7 @@ async def test_acl_removed_under_load_then_restored(
                 await kafka_cluster.grant(topic)
                 recoveries.append(await recover(sender, revoked, time.monotonic(), profile))
         seconds = time.monotonic() - started
-        replaced = metric(bridge, "bridge_producer_recreations_total")
+        replaced = bridge.metric("bridge_producer_recreations_total")
     while_denied = [a for start, end in windows for a in attempts_within(sender, start, end)]
     await report_of(
         kafka_cluster,
@@ -549,7 +547,7 @@ async def test_acl_removed_under_load_then_restored(
         "grant its principal Write and Describe on the topic"
     )
     logged = await asyncio.to_thread(bridge.log)
-    assert f'"level":"error","logger":"bridge.publisher","event":"{line}"' in logged
+    assert f'"level":"error","logger":"bridge.kafka.publisher","event":"{line}"' in logged
 
 
 # -- 6. start-up refused: one line that says why ------------------------------------------

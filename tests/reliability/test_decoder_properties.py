@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from bridge.errors import CallbackError, NotJson, WrongShape
 from bridge.kinds import KINDS, VIDEO_UPLOAD, CallbackKind
-from bridge.layouts import ItemList
 from bridge.records import decode_callback
+from bridge.wire.layouts import ItemList
 from tests.reliability.hostile import (
     INVALID_UTF8,
     Piece,

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.broker import free_port
 from tests.kafka_tools import read_all
+from tests.ports import free_port
 from tests.reliability import rawhttp
 from tests.samples import sample_video, video_body
 from tests.servers import BridgeProcess, fresh_settings

@@ -1,0 +1,1 @@
+"""The HTTP layer: the server, the routes, the guards, and the statuses the sender gets."""

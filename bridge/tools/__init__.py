@@ -1,0 +1,1 @@
+"""The operator's tools: the `bridge` command, a test client, topic readers, the reconciler."""
