@@ -52,7 +52,7 @@ lint: install ## ruff (lint and format), mypy --strict, shellcheck (every shell 
 settings: install ## regenerate the README's settings table and the chart's settings from bridge/settings/model.py
 	$(BIN)/python -m bridge.tools.settings_docs --write
 
-tools: ## build the pinned helm, promtool and helm-unittest into .tools/bin, fetch the schemas (deploy/tools/versions.env)
+tools: ## build the pinned helm, promtool, helm-unittest and toxiproxy into .tools/bin, fetch the schemas (deploy/tools/versions.env)
 	bash deploy/tools/install-tools.sh
 
 chart-check: install tools ## the chart without a cluster: helm lint, Kubernetes schemas of every ci/ variant, helm-unittest
@@ -65,7 +65,7 @@ SOAK_SECONDS ?= 600
 FUZZ_SECONDS ?= 60
 
 # All three run, so that one failing still leaves the others' figures; any failure fails the target.
-reliability: install kafka-jars ## faults in their long form, a soak (SOAK_SECONDS=600) and a decoder fuzz (docs/reliability.md)
+reliability: install kafka-jars tools ## faults in their long form, a soak (SOAK_SECONDS=600) and a decoder fuzz (docs/reliability.md)
 	mkdir -p build/reliability; status=0; \
 	RELIABILITY_REPORT_DIR=build/reliability $(BIN)/pytest tests/reliability || status=1; \
 	$(BIN)/python -m tests.reliability.soak --seconds $(SOAK_SECONDS) --out build/reliability/soak.json || status=1; \

@@ -59,7 +59,7 @@ class KafkaPublisher:
         self._metrics = metrics
         self._deadlines = Deadlines(settings.produce_timeout_seconds)
         self._partitions = PartitionCounts(self._topics)
-        self._watchdog = Watchdog(settings.producer_stall_seconds)
+        self._watchdog = Watchdog(settings.producer_stall_seconds, self._topics)
         self._current = CurrentProducer(
             settings, self._partitions, self._watchdog, metrics, lambda: self._records_in_flight
         )
@@ -109,6 +109,7 @@ class KafkaPublisher:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         self._connecting = self._watching = None
+        await self._watchdog.stop()
         self._metrics.kafka_ready.set(0)
         await self._current.stop()
 

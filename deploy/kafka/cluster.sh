@@ -3,11 +3,15 @@
 # replication factor 3, min.insync.replicas=2, SASL_SSL (SCRAM-SHA-512) and
 # mutual-TLS listeners, the standard authorizer with ACLs for the bridge.
 # Same jars as kafka.sh; the CA and certificates are made here with openssl.
+# A second SASL_SSL listener per node advertises the address of a proxy in
+# front of it instead of its own, so that a client bootstrapped through the
+# proxies reaches every broker through them (network faults with Toxiproxy).
 #
 # Usage: cluster.sh {up|down|stop NODE|status|clean}
 #   up      create what is missing (certificates, users, storage), start every
 #           node that is not running, wait until all are in sync, grant the
-#           bridge's ACLs, create its topics, write bridge.env / bridge-mtls.env
+#           bridge's ACLs, create its topics, write bridge.env, bridge-mtls.env,
+#           bridge-proxied.env and toxiproxy.json
 #   down    stop every node (SIGTERM, SIGKILL after KAFKA_STOP_TIMEOUT)
 #   stop N  stop node N (1-3) alone; `up` brings it back
 #
@@ -19,6 +23,9 @@
 #   KAFKA_CLUSTER_OAUTH_PORTS       OAUTHBEARER listeners          (default 19194,19294,19394)
 #   KAFKA_CLUSTER_TOOLS_PORTS       plaintext tools listeners      (default 19191,19291,19391)
 #   KAFKA_CLUSTER_CONTROLLER_PORTS  KRaft controller listeners     (default 19195,19295,19395)
+#   KAFKA_CLUSTER_PROXIED_PORTS     SASL_SSL listeners behind a proxy (default 19196,19296,19396)
+#   KAFKA_CLUSTER_PROXY_PORTS       the proxies in front of them, as the brokers advertise
+#                                   them (default 19197,19297,19397; see toxiproxy.json)
 #   KAFKA_CLUSTER_TOPICS            topics `up` creates and grants (default: the bridge's default topics)
 # Read on every run:
 #   KAFKA_CLUSTER_HEAP              JVM heap flags per node        (default "-Xms128m -Xmx384m")
@@ -70,16 +77,21 @@ check_ports() {
 }
 
 load_ports() {
-  if [[ ! -f $PORTS_FILE ]]; then
-    local name value
-    for name in SASL:19192,19292,19392 MTLS:19193,19293,19393 OAUTH:19194,19294,19394 \
-        TOOLS:19191,19291,19391 CONTROLLER:19195,19295,19395; do
-      value=${name#*:}
-      name=KAFKA_CLUSTER_${name%%:*}_PORTS
-      value=${!name:-$value}
-      check_ports "$name" "$value"
-      printf '%s=%s\n' "$name" "$value"
-    done >"$PORTS_FILE.tmp"
+  # A cluster dir made before a listener existed gets that listener's ports
+  # added to its ports.env; the ports already there stay.
+  local name value missing=""
+  for name in SASL:19192,19292,19392 MTLS:19193,19293,19393 OAUTH:19194,19294,19394 \
+      TOOLS:19191,19291,19391 CONTROLLER:19195,19295,19395 \
+      PROXIED:19196,19296,19396 PROXY:19197,19297,19397; do
+    value=${name#*:}
+    name=KAFKA_CLUSTER_${name%%:*}_PORTS
+    [[ -f $PORTS_FILE ]] && grep -q "^$name=" -- "$PORTS_FILE" && continue
+    value=${!name:-$value}
+    check_ports "$name" "$value"
+    missing+="$name=$value"$'\n'
+  done
+  if [[ -n $missing ]]; then
+    { [[ ! -f $PORTS_FILE ]] || cat -- "$PORTS_FILE"; printf '%s' "$missing"; } >"$PORTS_FILE.tmp"
     mv -f -- "$PORTS_FILE.tmp" "$PORTS_FILE"
   fi
   # shellcheck source=/dev/null
@@ -165,6 +177,8 @@ render_config() {
       -e "s|@SASL_PORT@|$(nth "$KAFKA_CLUSTER_SASL_PORTS" "$node")|g" \
       -e "s|@MTLS_PORT@|$(nth "$KAFKA_CLUSTER_MTLS_PORTS" "$node")|g" \
       -e "s|@OAUTH_PORT@|$(nth "$KAFKA_CLUSTER_OAUTH_PORTS" "$node")|g" \
+      -e "s|@PROXIED_PORT@|$(nth "$KAFKA_CLUSTER_PROXIED_PORTS" "$node")|g" \
+      -e "s|@PROXY_PORT@|$(nth "$KAFKA_CLUSTER_PROXY_PORTS" "$node")|g" \
       -e "s|@CONTROLLER_PORT@|$(nth "$KAFKA_CLUSTER_CONTROLLER_PORTS" "$node")|g" \
       -e "s|@TLS_DIR@|$TLS_DIR|g" \
       -e "s|@STORE_PASSWORD@|$STORE_PASSWORD|g" \
@@ -193,7 +207,7 @@ start_node() {
   dir=$(node_dir "$node")
   for p in "$(nth "$KAFKA_CLUSTER_TOOLS_PORTS" "$node")" "$(nth "$KAFKA_CLUSTER_SASL_PORTS" "$node")" \
       "$(nth "$KAFKA_CLUSTER_MTLS_PORTS" "$node")" "$(nth "$KAFKA_CLUSTER_OAUTH_PORTS" "$node")" \
-      "$(nth "$KAFKA_CLUSTER_CONTROLLER_PORTS" "$node")"; do
+      "$(nth "$KAFKA_CLUSTER_PROXIED_PORTS" "$node")" "$(nth "$KAFKA_CLUSTER_CONTROLLER_PORTS" "$node")"; do
     port_open "$p" && die "port 127.0.0.1:$p of node $node is in use by another process"
   done
   pid=$(launch_broker "$dir" "$HEAP")
@@ -266,16 +280,25 @@ provision() {
   tools=$(bootstrap "$KAFKA_CLUSTER_TOOLS_PORTS")
   local -a topic_list
   IFS=, read -r -a topic_list <<<"$(topics)"
+  # A JVM each, side by side: one after the other, their start-ups add up.
+  local -a jobs=()
   for topic in "${topic_list[@]}"; do
     kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$tools" --create --if-not-exists \
-      --topic "$topic" --partitions 6 --replication-factor 3 >/dev/null
+      --topic "$topic" --partitions 6 --replication-factor 3 >/dev/null &
+    jobs+=($!)
   done
   # What a producer needs: describe and write its topics, write idempotently.
   kafka_tool org.apache.kafka.tools.AclCommand --bootstrap-server "$tools" --add \
     --allow-principal "User:$BRIDGE_USER" --operation Write --operation Describe \
-    "${topic_list[@]/#/--topic=}" >/dev/null
+    "${topic_list[@]/#/--topic=}" >/dev/null &
+  jobs+=($!)
   kafka_tool org.apache.kafka.tools.AclCommand --bootstrap-server "$tools" --add \
-    --allow-principal "User:$BRIDGE_USER" --operation IdempotentWrite --cluster >/dev/null
+    --allow-principal "User:$BRIDGE_USER" --operation IdempotentWrite --cluster >/dev/null &
+  jobs+=($!)
+  local job
+  for job in "${jobs[@]}"; do
+    wait "$job" || die "creating the topics or the ACLs of User:$BRIDGE_USER failed"
+  done
   printf '%s\n' "$(topics)" >"$stamp"
   say "created topics $(topics) (RF 3, 6 partitions) and the ACLs of User:$BRIDGE_USER"
 }
@@ -300,7 +323,35 @@ BRIDGE_KAFKA_SSL_CAFILE=$TLS_DIR/ca.pem
 BRIDGE_KAFKA_SSL_CERTFILE=$TLS_DIR/$BRIDGE_USER.pem
 BRIDGE_KAFKA_SSL_KEYFILE=$TLS_DIR/$BRIDGE_USER.key
 EOF
+    cat >"$DIR/bridge-proxied.env" <<EOF
+# The bridge over SASL_SSL (SCRAM-SHA-512) to the local cluster (cluster.sh up), through
+# a proxy in front of each broker: toxiproxy-server -config $DIR/toxiproxy.json
+BRIDGE_KAFKA_BOOTSTRAP_SERVERS=$(bootstrap "$KAFKA_CLUSTER_PROXY_PORTS")
+BRIDGE_KAFKA_SECURITY_PROTOCOL=SASL_SSL
+BRIDGE_KAFKA_SASL_MECHANISM=SCRAM-SHA-512
+BRIDGE_KAFKA_SASL_USERNAME=$BRIDGE_USER
+BRIDGE_KAFKA_SASL_PASSWORD=$BRIDGE_PASSWORD
+BRIDGE_KAFKA_SSL_CAFILE=$TLS_DIR/ca.pem
+EOF
   )
+  write_toxiproxy_config
+}
+
+# Toxiproxy's proxies, as its -config file (or the body of POST /populate):
+# one per node, from the port its PROXIED listener advertises to that listener.
+write_toxiproxy_config() {
+  local node separator=""
+  {
+    printf '['
+    for node in "${NODES[@]}"; do
+      printf '%s\n  {"name": "kafka-%s", "listen": "127.0.0.1:%s", "upstream": "127.0.0.1:%s", "enabled": true}' \
+        "$separator" "$node" "$(nth "$KAFKA_CLUSTER_PROXY_PORTS" "$node")" \
+        "$(nth "$KAFKA_CLUSTER_PROXIED_PORTS" "$node")"
+      separator=,
+    done
+    printf '\n]\n'
+  } >"$DIR/toxiproxy.json.tmp"
+  mv -f -- "$DIR/toxiproxy.json.tmp" "$DIR/toxiproxy.json"
 }
 
 # --------------------------------------------------------------------------
@@ -337,7 +388,7 @@ cmd_up() {
   wait_ready
   provision
   write_env_files
-  say "ready: SASL_SSL $(bootstrap "$KAFKA_CLUSTER_SASL_PORTS"), mTLS $(bootstrap "$KAFKA_CLUSTER_MTLS_PORTS"), tools $(bootstrap "$KAFKA_CLUSTER_TOOLS_PORTS"); settings in $DIR/bridge.env"
+  say "ready: SASL_SSL $(bootstrap "$KAFKA_CLUSTER_SASL_PORTS"), mTLS $(bootstrap "$KAFKA_CLUSTER_MTLS_PORTS"), tools $(bootstrap "$KAFKA_CLUSTER_TOOLS_PORTS"), proxied $(bootstrap "$KAFKA_CLUSTER_PROXY_PORTS"); settings in $DIR/bridge.env"
 }
 
 cmd_down() {

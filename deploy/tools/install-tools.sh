@@ -8,6 +8,8 @@
 #                                   alert rules)
 #   .tools/bin/helm-unittest        helm-unittest (the chart's render assertions,
 #                                   helm/video-callback-bridge/tests/)
+#   .tools/bin/toxiproxy-server     Toxiproxy (network faults between the bridge and the
+#   .tools/bin/toxiproxy-cli        brokers of the local cluster, make reliability)
 #   .tools/share/compose-spec.json  the Compose Specification's JSON Schema, as
 #                                   shipped in the compose-go module
 #   .tools/share/asyncapi-3.0.0.json  the AsyncAPI 3.0.0 JSON Schema, as shipped in
@@ -19,7 +21,8 @@
 # Needs Go (on PATH, in $GO, or in /usr/local/go/bin) at least as new as the tools'
 # go.mod files ask for. The first run downloads the modules and compiles Helm (about
 # two minutes on 2 cores with empty Go caches; promtool about as long again, helm-unittest
-# a minute and a half); later runs find the pinned versions in place and return at once.
+# a minute and a half, Toxiproxy half a minute); later runs find the pinned versions in
+# place and return at once.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SAY_AS=tools
@@ -72,6 +75,16 @@ install_helm_unittest() {
     -X "github.com/helm-unittest/helm-unittest/internal/build.version=${HELM_UNITTEST_VERSION#v}"
 }
 
+install_toxiproxy() {
+  local release=${TOXIPROXY_VERSION#v} command
+  for command in server cli; do
+    go_tool "toxiproxy-$command" github.com/Shopify/toxiproxy/v2 "$TOXIPROXY_VERSION" \
+      "cmd/$command" -X "github.com/Shopify/toxiproxy/v2.Version=$release"
+    [[ $("$BIN_DIR/toxiproxy-$command" --version) == "toxiproxy-$command version $release" ]] \
+      || die "the built toxiproxy-$command does not report $release"
+  done
+}
+
 install_compose_schema() {
   local target=$SHARE_DIR/compose-spec.json
   local stamp=$SHARE_DIR/compose-spec.version
@@ -111,5 +124,6 @@ use_go "to build the pinned tools"
 install_helm
 install_promtool
 install_helm_unittest
+install_toxiproxy
 install_compose_schema
 install_asyncapi_schema

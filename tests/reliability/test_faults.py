@@ -127,6 +127,7 @@ def scenario_report(
         duplicates=result.duplicates,
         stored_unacknowledged=result.unacknowledged_stored,
         late_copies=result.late_copies,
+        order_violations=result.order_violations,
         recover_seconds=round(max(r.recover for r in recoveries), 2),
         unavailable_seconds=round(max(r.unavailable for r in recoveries), 2),
         notes={
