@@ -9,7 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 KAFKA := deploy/kafka/kafka.sh
 
-.PHONY: help install kafka-jars kafka-up kafka-down run lint tools test reliability clean
+.PHONY: help install kafka-jars kafka-up kafka-down run lint settings tools chart-check test reliability clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -42,22 +42,30 @@ kafka-cluster-down: ## stop the three local brokers (their data stays; `cluster.
 run: install ## local broker + bridge on 127.0.0.1:8080 in the foreground; Ctrl-C stops both
 	bash deploy/run-local.sh
 
-lint: install ## ruff (lint and format) and mypy --strict
+lint: install ## ruff (lint and format), mypy --strict, shellcheck (every shell script), hadolint (the Dockerfiles)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	bash deploy/tools/lint-shell.sh
+	$(BIN)/hadolint --failure-threshold style deploy/Dockerfile deploy/kafka/image/Dockerfile
 
-tools: ## build the pinned helm into .tools/bin and fetch the Compose schema (Go module proxy)
+settings: install ## regenerate the README's settings table and the chart's settings from bridge/settings/model.py
+	$(BIN)/python -m bridge.tools.settings_docs --write
+
+tools: ## build the pinned helm, promtool, helm-unittest and toxiproxy into .tools/bin, fetch the schemas (deploy/tools/versions.env)
 	bash deploy/tools/install-tools.sh
 
-test: lint kafka-jars tools ## lint, types, then every test, against a real broker started for the run
+chart-check: install tools ## the chart without a cluster: helm lint, Kubernetes schemas of every ci/ variant, helm-unittest
+	VENV=$(VENV) bash deploy/tools/check-chart.sh
+
+test: lint kafka-jars tools chart-check ## lint, types, the chart, then every test, against a real broker started for the run
 	$(BIN)/pytest -m "not long and not container and not kubernetes"
 
 SOAK_SECONDS ?= 600
 FUZZ_SECONDS ?= 60
 
 # All three run, so that one failing still leaves the others' figures; any failure fails the target.
-reliability: install kafka-jars ## faults in their long form, a soak (SOAK_SECONDS=600) and a decoder fuzz (docs/reliability.md)
+reliability: install kafka-jars tools ## faults in their long form, a soak (SOAK_SECONDS=600) and a decoder fuzz (docs/reliability.md)
 	mkdir -p build/reliability; status=0; \
 	RELIABILITY_REPORT_DIR=build/reliability $(BIN)/pytest tests/reliability || status=1; \
 	$(BIN)/python -m tests.reliability.soak --seconds $(SOAK_SECONDS) --out build/reliability/soak.json || status=1; \
@@ -118,7 +126,7 @@ dashboard: install ## regenerate the Grafana dashboard (deploy/grafana/, and the
 
 chart-test: install tools ## the chart's releases on a real kube-apiserver + etcd on 127.0.0.1 (builds them into .tools/)
 	bash deploy/tools/install-kubernetes.sh apiserver
-	$(BIN)/pytest -m kubernetes tests/kubernetes/test_chart_releases.py
+	$(BIN)/pytest -m kubernetes tests/deploy/kubernetes/test_chart_releases.py
 
 # Root, and only with CI=true or BRIDGE_CLUSTER_TEST=yes: it changes iptables and kernel
 # parameters (and puts them back). The image is the one `make image` builds.
@@ -127,4 +135,4 @@ cluster-test: install tools kafka-jars ## the chart on a whole single-node clust
 	$(MAKE) image
 	bash deploy/tools/install-kubernetes.sh node
 	mkdir -p build/cluster
-	CLUSTER_REPORT_DIR=build/cluster $(BIN)/pytest -m kubernetes tests/kubernetes/test_cluster.py
+	CLUSTER_REPORT_DIR=build/cluster $(BIN)/pytest -m kubernetes tests/deploy/kubernetes/test_cluster.py

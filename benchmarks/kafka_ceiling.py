@@ -23,8 +23,9 @@ from aiokafka import AIOKafkaProducer
 
 from benchmarks.bodies import vendor_sample
 from bridge import records
-from bridge.kafka.publisher import producer_options
+from bridge.kafka.options import producer_options
 from bridge.kinds import VIDEO_UPLOAD
+from bridge.logs import utc_now
 from bridge.settings import Settings, load_settings
 
 
@@ -42,7 +43,7 @@ def callback_records(settings: Settings) -> list[records.OutgoingRecord]:
     """What the bridge produces for one vendor sample, headers and all."""
     decoded = records.decode_callback(VIDEO_UPLOAD, vendor_sample())
     context = records.Context(
-        route=VIDEO_UPLOAD.route, received_at=records.now_rfc3339(), source=settings.event_source
+        route=VIDEO_UPLOAD.route, received_at=utc_now(), source=settings.event_source
     )
     return records.records_for(VIDEO_UPLOAD, decoded.items, settings.topic_video_upload, context)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
@@ -13,6 +12,8 @@ from pathlib import Path
 
 import msgspec
 
+from tests.tool_versions import pinned
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 LUA = HERE / "post.lua"
@@ -20,15 +21,7 @@ TOOLS_SH = HERE / "tools.sh"
 VEGETA = ROOT / ".tools" / "bin" / "vegeta"
 
 
-def _pinned(name: str) -> str:
-    """A version pinned in tools.sh, so that it is stated once."""
-    found = re.search(rf"^{name}=(\S+)$", TOOLS_SH.read_text(), re.MULTILINE)
-    if found is None:
-        raise RuntimeError(f"{name} not found in {TOOLS_SH.name}")
-    return found.group(1)
-
-
-VEGETA_VERSION = _pinned("VEGETA_VERSION")
+VEGETA_VERSION = pinned("VEGETA_VERSION")
 
 
 class ToolMissing(RuntimeError):

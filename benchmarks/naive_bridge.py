@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI  # type: ignore[import-not-found, unused-ignore]
 from pydantic import BaseModel, ConfigDict, Field  # type: ignore[import-not-found, unused-ignore]
 
-from bridge.kafka.publisher import producer_options
+from bridge.kafka.options import producer_options
 from bridge.settings import load_settings
 
 settings = load_settings()

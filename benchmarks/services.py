@@ -14,7 +14,7 @@ from types import TracebackType
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from tests.broker import free_port
+from tests.ports import free_port
 
 
 class Service:

@@ -6,12 +6,14 @@ The mapping lives here and nowhere else: 4xx for faults a retry cannot fix,
 
 from __future__ import annotations
 
+import msgspec
+
 
 class CallbackError(Exception):
     status: int = 500
     # Whether the raw body is kept in the dead-letter topic: only for authentic
     # input that reached the decoder.
-    dead_letter: bool = False
+    kept_as_dead_letter: bool = False
 
     def __init__(self, message: str, *, path: str | None = None) -> None:
         super().__init__(message)
@@ -21,17 +23,17 @@ class CallbackError(Exception):
 
 class NotJson(CallbackError):
     status = 400
-    dead_letter = True
+    kept_as_dead_letter = True
 
 
 class WrongContentType(CallbackError):
     status = 415
-    dead_letter = True
+    kept_as_dead_letter = True
 
 
 class WrongShape(CallbackError):
     status = 422
-    dead_letter = True
+    kept_as_dead_letter = True
 
 
 class BodyTooLarge(CallbackError):
@@ -51,6 +53,15 @@ class Forbidden(CallbackError):
 
 
 class Unavailable(CallbackError):
-    """Kafka did not store the records in time, or the bridge is not ready or overloaded."""
+    """Kafka did not store the records, or the bridge is not ready or overloaded."""
 
     status = 503
+
+
+def located(error: msgspec.ValidationError) -> tuple[str, str | None]:
+    """msgspec's message split into its reason and its JSON path (`$.data[0].videoId`).
+
+    The path is None when msgspec names none (the fault is at the root).
+    """
+    reason, marker, where = str(error).partition(" - at `")
+    return reason, where.removesuffix("`") if marker else None

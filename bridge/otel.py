@@ -21,13 +21,11 @@ from opentelemetry.trace import SpanKind, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bridge import __version__
-from bridge.http.access_log import route_of
+from bridge.http.routes import CALLBACK_ROUTES, route_of
 from bridge.kafka.publisher import Publisher
-from bridge.kinds import KINDS
 from bridge.logs import request_id
 from bridge.records import OutgoingRecord
 
-_CALLBACK_ROUTES = frozenset(kind.route for kind in KINDS)
 _SERVICE = "video-callback-bridge"
 
 
@@ -68,7 +66,7 @@ class TracedCallbacks:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = route_of(scope["path"]) if scope["type"] == "http" else ""
-        if route not in _CALLBACK_ROUTES or scope["method"] != "POST":
+        if route not in CALLBACK_ROUTES or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         carrier = {

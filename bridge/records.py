@@ -13,9 +13,8 @@ import hashlib
 
 import msgspec
 
-from bridge.errors import CallbackError, NotJson, WrongShape
+from bridge.errors import CallbackError, NotJson, WrongShape, located
 from bridge.kinds import CallbackKind
-from bridge.logs import utc_now
 from bridge.wire.encodings import NotBase64, from_base64
 
 Headers = list[tuple[str, bytes]]
@@ -60,10 +59,6 @@ class Context(msgspec.Struct, frozen=True, gc=False):
     request_id: bytes | None = None
 
 
-def now_rfc3339() -> str:
-    return utc_now()
-
-
 def decode_callback(kind: CallbackKind, body: bytes) -> Decoded:
     """Split a body into forwardable items and faulty ones.
 
@@ -100,7 +95,7 @@ def _decode_json(kind: CallbackKind, body: bytes) -> Decoded:
     try:
         found = kind.layout.items(body)
     except msgspec.ValidationError as error:  # before DecodeError: it is a subclass
-        raise _shape_error(str(error), "$") from None
+        raise _shape_error(error, "$") from None
     except msgspec.DecodeError as error:
         raise NotJson(f"{_NOT_JSON}{error}") from None
     except RecursionError:
@@ -114,26 +109,24 @@ def _decode_json(kind: CallbackKind, body: bytes) -> Decoded:
         try:
             items.append(Item(kind.key_of(kind.item.decode(value)), value))
         except msgspec.ValidationError as error:
-            faults.append(_fault(value, str(error), kind.layout.item_path(index)))
+            faults.append(_fault(value, error, kind.layout.item_path(index)))
     if faults and not items:
         first = faults[0]
         raise WrongShape(first.message, path=first.path)
     return Decoded(items, faults)
 
 
-def _fault(value: bytes, message: str, item_path: str) -> Fault:
+def _fault(value: bytes, error: msgspec.ValidationError, item_path: str) -> Fault:
     """Re-root msgspec's item-relative path (`$.videoId`) at the item's place in the body."""
-    reason, _, where = message.partition(" - at `$")
-    path = item_path + where.rstrip("`")
+    reason, at = located(error)
+    path = item_path + (at or "$").removeprefix("$")
     return Fault(value, f"{reason} - at `{path}`", path)
 
 
-def _shape_error(message: str, root: str) -> WrongShape:
-    _, _, where = message.partition(" - at `")
-    path = where.rstrip("`") or root
-    if " - at `" not in message:
-        message = f"{message} - at `{path}`"
-    return WrongShape(message, path=path)
+def _shape_error(error: msgspec.ValidationError, root: str) -> WrongShape:
+    reason, at = located(error)
+    path = at or root
+    return WrongShape(f"{reason} - at `{path}`", path=path)
 
 
 def event_id(value: bytes) -> str:
@@ -174,7 +167,7 @@ def records_for(
     return records
 
 
-def dead_letter(
+def dead_letter_record(
     value: bytes,
     *,
     topic: str,
@@ -206,7 +199,7 @@ def dead_letter(
 def dead_letter_for_body(
     body: bytes, error: CallbackError, *, topic: str, context: Context, content_type: str | None
 ) -> OutgoingRecord:
-    return dead_letter(
+    return dead_letter_record(
         body,
         topic=topic,
         reason=error.message,
@@ -222,7 +215,7 @@ def dead_letters_for_faults(
     faults: list[Fault], *, topic: str, context: Context
 ) -> list[OutgoingRecord]:
     return [
-        dead_letter(
+        dead_letter_record(
             fault.value,
             topic=topic,
             reason=fault.message,

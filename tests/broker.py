@@ -11,40 +11,28 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
 
-__all__ = ["KAFKA_SH", "LocalBroker", "free_port"]
+import psutil
+
+from tests.ports import free_port
+from tests.running import Started
+
+__all__ = ["KAFKA_SH", "LocalBroker"]
 
 KAFKA_SH = Path(__file__).resolve().parents[1] / "deploy" / "kafka" / "kafka.sh"
 
 _GONE_TIMEOUT_S = 30.0
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _proc_stat(pid: int) -> list[str] | None:
-    """Fields of /proc/PID/stat after the command name, None if unavailable."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()
-
-
 def _proc_state(pid: int) -> str | None:
-    """The process state letter (R, S, T, Z, ...), None if unknown."""
-    fields = _proc_stat(pid)
-    return fields[0] if fields else None
+    """The process state (psutil's: running, sleeping, stopped, zombie, ...), None if gone."""
+    try:
+        return str(psutil.Process(pid).status())
+    except psutil.NoSuchProcess:
+        return None
 
 
 def _alive(pid: int) -> bool:
@@ -54,22 +42,16 @@ def _alive(pid: int) -> bool:
     it late); a zombie main thread whose other threads still run (and may
     still hold the broker's ports) counts as alive.
     """
-    if Path("/proc/self/stat").exists():
-        fields = _proc_stat(pid)
-        if fields is None:
-            return False
-        # state is the 1st field, num_threads the 18th.
-        return not (fields[0] == "Z" and int(fields[17]) <= 1)
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        process = psutil.Process(pid)
+        return not (process.status() == psutil.STATUS_ZOMBIE and process.num_threads() <= 1)
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
-        return True
-    return True
+    except psutil.ZombieProcess:
+        return False
 
 
-class LocalBroker:
+class LocalBroker(Started):
     """A single-node KRaft broker on 127.0.0.1 with its own state directory."""
 
     def __init__(
@@ -174,7 +156,7 @@ class LocalBroker:
         pid = self._require_pid()
         os.kill(pid, signal.SIGSTOP)
         deadline = time.monotonic() + _GONE_TIMEOUT_S
-        while _proc_state(pid) not in (None, "T", "t"):
+        while _proc_state(pid) not in (None, psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{self!r}: pid {pid} did not stop on SIGSTOP")
             time.sleep(0.01)
@@ -188,15 +170,3 @@ class LocalBroker:
         if pid is None:
             raise RuntimeError(f"{self!r} is not running")
         return pid
-
-    def __enter__(self) -> LocalBroker:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

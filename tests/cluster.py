@@ -1,11 +1,13 @@
 """The local three-node cluster for tests, driven through deploy/kafka/cluster.sh.
 
-A :class:`LocalCluster` owns a cluster dir and fifteen ports (five listeners
-on each of three nodes), all below the ephemeral range, so that a node that
-is killed or stopped comes back on its own address (see
-tests/reliability/ports.py). The test tools reach it over the plaintext
-listener (`tools_bootstrap`); the bridge over SASL_SSL, mutual TLS or
-OAUTHBEARER with the settings that `cluster.sh up` writes.
+A :class:`LocalCluster` owns a cluster dir and twenty-one ports (six
+listeners on each of three nodes, and the proxies in front of the proxied
+one), all below the ephemeral range, so that a node that is killed or stopped
+comes back on its own address (see tests/ports.py). The test tools
+reach it over the plaintext listener (`tools_bootstrap`); the bridge over
+SASL_SSL, mutual TLS or OAUTHBEARER with the settings that `cluster.sh up`
+writes, or over SASL_SSL through Toxiproxy (`bridge-proxied.env`, with the
+proxies of `toxiproxy.json`).
 """
 
 from __future__ import annotations
@@ -20,19 +22,25 @@ from types import TracebackType
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.protocol.admin import CreateAclsRequest, DeleteAclsRequest
 
 from bridge.kinds import KINDS
 from tests.broker import KAFKA_SH
 from tests.kafka_tools import unique_topic
-from tests.reliability.ports import quiet_port
+from tests.ports import free_port
 
 __all__ = ["CLUSTER_SH", "GRANTED_PREFIX", "LISTENERS", "LocalCluster", "NODES", "granted_topic"]
 
 CLUSTER_SH = KAFKA_SH.with_name("cluster.sh")
-LIB = KAFKA_SH.with_name("lib")
 NODES = (1, 2, 3)
-LISTENERS = ("SASL", "MTLS", "OAUTH", "TOOLS", "CONTROLLER")
+# PROXY is not a listener but the proxies in front of PROXIED, where its brokers say they are.
+LISTENERS = ("SASL", "MTLS", "OAUTH", "TOOLS", "CONTROLLER", "PROXIED", "PROXY")
 BRIDGE_PRINCIPAL = "User:bridge"
+# Kafka's codes for ACL bindings (org.apache.kafka.common.acl, .resource).
+RESOURCE_TOPIC = 2
+PATTERN_LITERAL, PATTERN_PREFIXED = 3, 4
+OPERATION_WRITE, OPERATION_DESCRIBE = 4, 8
+ALLOW = 3
 # Topics under this prefix are granted to the bridge once per test session (cluster.grant_prefix).
 GRANTED_PREFIX = "test.granted."
 _GONE_TIMEOUT_S = 30.0
@@ -46,7 +54,7 @@ class LocalCluster:
         for listener in LISTENERS:
             ports: list[int] = []
             while len(ports) < len(NODES):
-                port = quiet_port()
+                port = free_port()
                 if port not in taken:
                     taken.add(port)
                     ports.append(port)
@@ -123,7 +131,8 @@ class LocalCluster:
             time.sleep(0.05)
 
     def settings(self, env_file: str) -> dict[str, str]:
-        """A written env file (bridge.env, bridge-mtls.env) as settings without the prefix."""
+        """A written env file (bridge.env, bridge-mtls.env, bridge-proxied.env) as settings
+        without the prefix."""
         settings = {}
         for line in (self.dir / env_file).read_text().splitlines():
             if line and not line.startswith("#"):
@@ -135,6 +144,11 @@ class LocalCluster:
     def ca_file(self) -> Path:
         return self.dir / "tls" / "ca.pem"
 
+    @property
+    def toxiproxy_config(self) -> Path:
+        """Toxiproxy's proxies, one per node: `kafka-<node>`, listening where it advertises."""
+        return self.dir / "toxiproxy.json"
+
     # -- topics and ACLs, through the tools listener ----------------------------
 
     async def create_topics(self, *names: str, partitions: int = 6) -> None:
@@ -145,29 +159,39 @@ class LocalCluster:
         finally:
             await admin.close()
 
-    def acl(self, action: str, *resource: str, operations: tuple[str, ...]) -> None:
-        """`action` is --add or --remove; `resource` e.g. ("--topic", name)."""
-        java = shutil.which("java")
-        if java is None:
-            raise RuntimeError("java not found")
-        command = [java, "-Xmx128m", "-XX:TieredStopAtLevel=1", "-cp", f"{LIB}/*"]
-        command += ["org.apache.kafka.tools.AclCommand", "--bootstrap-server", self.tools_bootstrap]
-        command += [action, "--force", "--allow-principal", BRIDGE_PRINCIPAL, *resource]
-        for operation in operations:
-            command += ["--operation", operation]
-        result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
-        if result.returncode != 0:
-            raise RuntimeError(f"AclCommand {action} failed:\n{result.stdout}{result.stderr}")
+    async def grant(self, topic: str, *, prefixed: bool = False) -> None:
+        """Let the bridge describe and write this topic (or every topic with this prefix)."""
+        pattern = PATTERN_PREFIXED if prefixed else PATTERN_LITERAL
+        await self._acls(CreateAclsRequest, topic, pattern, "creation_responses")
 
-    def grant(self, *resource: str) -> None:
-        """Let the bridge describe and write these topics."""
-        self.acl("--add", *resource, operations=("Write", "Describe"))
+    async def revoke(self, topic: str) -> None:
+        await self._acls(DeleteAclsRequest, topic, PATTERN_LITERAL, "filter_responses")
 
-    def revoke(self, *resource: str) -> None:
-        self.acl("--remove", *resource, operations=("Write", "Describe"))
+    async def grant_prefix(self) -> None:
+        await self.grant(GRANTED_PREFIX, prefixed=True)
 
-    def grant_prefix(self) -> None:
-        self.grant("--resource-pattern-type", "prefixed", "--topic", GRANTED_PREFIX)
+    async def _acls(
+        self,
+        request: type[CreateAclsRequest | DeleteAclsRequest],
+        topic: str,
+        pattern: int,
+        answers: str,
+    ) -> None:
+        """The bridge's Write and Describe on a topic, through the admin API (as AclCommand
+        does, without a JVM to start): the call returns once the controller committed it."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.tools_bootstrap)
+        await admin.start()
+        try:
+            for operation in (OPERATION_WRITE, OPERATION_DESCRIBE):
+                acl = request(
+                    RESOURCE_TOPIC, topic, pattern, BRIDGE_PRINCIPAL, "*", operation, ALLOW
+                )
+                response = (await admin._send_request(acl)).to_object()
+                errors = [a for a in response[answers] if a["error_code"]]
+                if errors:
+                    raise RuntimeError(f"{request.__name__} for {topic} failed: {errors}")
+        finally:
+            await admin.close()
 
     async def leaders(self, topic: str) -> dict[int, int]:
         """Partition -> the node that leads it now."""

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.broker import LocalBroker
-from tests.cluster import LocalCluster
+from tests.cluster import NODES, LocalCluster
+from tests.toxiproxy import ToxiproxyServer, load_proxies
 
 
 @pytest.fixture(scope="session")
@@ -49,15 +51,41 @@ def own_broker(tmp_path: Path) -> Iterator[LocalBroker]:
 
 
 @pytest.fixture(scope="session")
-def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    """The three-node cluster (TLS, SASL, ACLs), started once; every node is stopped at the end."""
+async def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalCluster]:
+    """The three-node cluster (TLS, SASL, ACLs), started once.
+
+    At the end its nodes are killed, not stopped: their data goes with the session's
+    temporary directory, and three nodes stopping together wait for each other (10 s or more).
+    """
     cluster = LocalCluster(tmp_path_factory.mktemp("kafka-cluster"))
     try:
-        cluster.up()
-        cluster.grant_prefix()
+        await asyncio.to_thread(cluster.up)
+        await cluster.grant_prefix()
         yield cluster
     finally:
-        cluster.down()
+        for node in NODES:
+            await asyncio.to_thread(cluster.kill, node)
+
+
+@pytest.fixture(scope="session")
+def toxiproxy_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ToxiproxyServer]:
+    with ToxiproxyServer(tmp_path_factory.mktemp("toxiproxy") / "toxiproxy.log") as server:
+        yield server
+
+
+@pytest.fixture
+async def toxiproxy(
+    toxiproxy_server: ToxiproxyServer, kafka_cluster: LocalCluster
+) -> AsyncIterator[ToxiproxyServer]:
+    """Toxiproxy in front of each node of the cluster (the way of `bridge-proxied.env`),
+    with no toxic when the test starts and none left after it."""
+    api = toxiproxy_server.api
+    await api.populate(load_proxies(kafka_cluster.toxiproxy_config))
+    await api.reset()
+    try:
+        yield toxiproxy_server
+    finally:
+        await api.reset()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -19,10 +19,11 @@ import json
 import threading
 import time
 from datetime import datetime, timedelta, timezone, tzinfo
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from tests.running import HttpFake
 
 PATH = "/vod/videoManage/getVideoList"
 CHINA = timezone(timedelta(hours=8))
@@ -89,7 +90,7 @@ class Catalogue:
             return self._items[low:high][::-1]
 
 
-class FakeVideoApi:
+class FakeVideoApi(HttpFake):
     def __init__(
         self,
         catalogue: Catalogue,
@@ -113,24 +114,8 @@ class FakeVideoApi:
         self.throttle_next = 0  # answer this many calls with the rate-limit code
         self.fail_with: tuple[int | str, str] | None = None  # a vendor error for every call
         self.pages_served = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def __enter__(self) -> FakeVideoApi:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(self._handler())
+        self.url = self.base_url
 
     def throttle(self, calls: int) -> None:
         with self.lock:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from bridge.errors import Unavailable
+from bridge.kafka.errors import PublishError
 from bridge.records import OutgoingRecord
 
 
@@ -19,7 +19,7 @@ class RecordingPublisher:
 
     async def publish(self, records: Sequence[OutgoingRecord]) -> None:
         if self.refuse_with is not None:
-            raise Unavailable(self.refuse_with)
+            raise PublishError(self.refuse_with, reason="Refused")
         self.records.extend(records)
 
     def on(self, topic: str) -> list[OutgoingRecord]:

@@ -1,8 +1,7 @@
-"""Helm for the chart tests: the pinned binary that `make tools` builds, and renderers."""
+"""Helm for the Python chart tests: the pinned binary that `make tools` builds, and a renderer."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -92,44 +91,9 @@ class Rendered:
         return cast(dict[str, Any], containers[0])
 
 
-def template(*args: str, chart: Path = CHART) -> Rendered:
+def template(*args: str) -> Rendered:
     """`helm template` of the chart as release `vcb` in namespace `video`; raises on failure."""
-    done = run_helm("template", RELEASE, str(chart), "--namespace", NAMESPACE, *args)
+    done = run_helm("template", RELEASE, str(CHART), "--namespace", NAMESPACE, *args)
     if done.returncode != 0:
         raise HelmFailed(done.stderr.strip())
     return Rendered([m for m in yaml.safe_load_all(done.stdout) if m])
-
-
-def template_error(*args: str) -> str:
-    """The error of a `helm template` that must fail."""
-    done = run_helm("template", RELEASE, str(CHART), "--namespace", NAMESPACE, *args)
-    assert done.returncode != 0, "helm template succeeded but should have failed"
-    return done.stderr.strip()
-
-
-_NOTES_PROBE = """\
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: notes-under-test
-data:
-  notes: {{ tpl (.Files.Get "notes-under-test.txt") . | quote }}
-"""
-
-
-def chart_with_notes_probe(workdir: Path) -> Path:
-    """A copy of the chart that renders NOTES.txt into a manifest.
-
-    `helm template` leaves NOTES.txt out and `helm install --dry-run` wants a
-    cluster, so the copy renders the same file with `tpl` in a ConfigMap.
-    """
-    copy = workdir / CHART.name
-    shutil.copytree(CHART, copy)
-    shutil.copy(CHART / "templates" / "NOTES.txt", copy / "notes-under-test.txt")
-    (copy / "templates" / "notes-under-test.yaml").write_text(_NOTES_PROBE)
-    return copy
-
-
-def notes(chart_copy: Path, *args: str) -> str:
-    rendered = template("--show-only", "templates/notes-under-test.yaml", *args, chart=chart_copy)
-    return cast(str, rendered.one("ConfigMap", "notes-under-test")["data"]["notes"])

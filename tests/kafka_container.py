@@ -16,7 +16,7 @@ from pathlib import Path
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
-from tests.broker import free_port
+from tests.ports import free_port
 
 __all__ = ["KAFKA_IMAGE", "kafka_container", "kafka_environment"]
 

@@ -6,8 +6,10 @@ import asyncio
 import uuid
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from bridge.settings import Settings
+from bridge.tools.topic_reader import partitions_of, read_to_end
 
 
 def unique_topic(purpose: str) -> str:
@@ -24,34 +26,16 @@ async def create_topics(bootstrap: str, *names: str, partitions: int = 3) -> Non
 
 
 async def read_all(bootstrap: str, topic: str, within: float = 30.0) -> list[Any]:
-    """Every record in `topic` now: reads up to the end offsets, so the count is exact."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        partitions = await _partitions(consumer, topic, within)
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        records: list[Any] = []
-        async with asyncio.timeout(within):
-            while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
-                batches = await consumer.getmany(timeout_ms=500)
-                for batch in batches.values():
-                    records.extend(batch)
-        return sorted(records, key=lambda record: (record.partition, record.offset))
-    finally:
-        await consumer.stop()
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str, within: float) -> list[Any]:
+    """Every record in `topic` now (the tools' `read_to_end`), once the topic is known."""
+    settings = Settings(kafka_bootstrap_servers=bootstrap)
     async with asyncio.timeout(within):
         while True:
-            found = consumer.partitions_for_topic(topic)
-            if found:
-                return [TopicPartition(topic, partition) for partition in sorted(found)]
-            await consumer._client.force_metadata_update()  # topic created moments ago
+            try:
+                await partitions_of(settings, topic)
+                break
+            except LookupError:  # created moments ago: not in the metadata yet
+                await asyncio.sleep(0.1)
+        return await read_to_end(settings, topic)
 
 
 def java_murmur2(data: bytes) -> int:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.running import HttpFake
 
 
 def _b64url(data: bytes) -> str:
@@ -31,7 +31,7 @@ def unsecured_jwt(subject: str, lifetime: float, **claims: Any) -> str:
     return f"{encode(json.dumps(header).encode())}.{encode(json.dumps(payload).encode())}."
 
 
-class TokenEndpoint:
+class TokenEndpoint(HttpFake):
     def __init__(
         self, client_id: str, client_secret: str, subject: str = "bridge", lifetime: float = 3600
     ) -> None:
@@ -61,9 +61,8 @@ class TokenEndpoint:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/oauth2/token"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(Handler)
+        self.url = f"{self.base_url}/oauth2/token"
 
     def answer(
         self, path: str, content_type: str, headers: Any, form: dict[str, str]
@@ -92,16 +91,3 @@ class TokenEndpoint:
         except ValueError:
             return None
         return urllib.parse.unquote_plus(client_id), urllib.parse.unquote_plus(secret)
-
-    def __enter__(self) -> TokenEndpoint:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()

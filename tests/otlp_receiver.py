@@ -10,8 +10,7 @@ from __future__ import annotations
 import gzip
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import NamedTuple
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -20,6 +19,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from tests.running import HttpFake
 
 PROTOBUF = "application/x-protobuf"
 
@@ -50,7 +51,7 @@ def _value(value: AnyValue) -> object:
     return None if kind is None else getattr(value, kind)
 
 
-class OtlpReceiver:
+class OtlpReceiver(HttpFake):
     def __init__(self) -> None:
         self.spans: list[ReceivedSpan] = []
         self.refused: list[str] = []
@@ -78,9 +79,8 @@ class OtlpReceiver:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__(Handler)
+        self.endpoint = self.base_url
 
     def _add(self, request: ExportTraceServiceRequest) -> None:
         with self._changed:
@@ -111,16 +111,3 @@ class OtlpReceiver:
             if not self._changed.wait_for(lambda: condition(self.spans), timeout):
                 raise TimeoutError(f"spans received so far: {[s.span.name for s in self.spans]}")
             return list(self.spans)
-
-    def __enter__(self) -> OtlpReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.server.shutdown()
-        self.server.server_close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -13,8 +14,8 @@ from types import TracebackType
 import httpx
 
 from bridge.kinds import KINDS
-from tests.broker import free_port
 from tests.kafka_tools import unique_topic
+from tests.ports import free_port
 
 
 def fresh_settings(bootstrap: str, **extra: str) -> dict[str, str]:
@@ -29,6 +30,8 @@ def fresh_settings(bootstrap: str, **extra: str) -> dict[str, str]:
 
 
 class BridgeProcess:
+    """`bridge serve` in a process of its own, on a free port (or a given one: `at`)."""
+
     def __init__(self, log_path: Path, **settings: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -40,6 +43,14 @@ class BridgeProcess:
             **{f"BRIDGE_{name.upper()}": value for name, value in settings.items()},
         }
         self.process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def at(cls, port: int, log_path: Path, **settings: str) -> BridgeProcess:
+        """A bridge on a given port: a restarted pod keeps its address."""
+        bridge = cls(log_path, **settings)
+        bridge.port, bridge.url = port, f"http://127.0.0.1:{port}"
+        bridge.env["BRIDGE_PORT"] = str(port)
+        return bridge
 
     def start(self, *, ready: bool = True, timeout: float = 60.0) -> BridgeProcess:
         """Start, then wait until it serves (and, with `ready`, until it is ready)."""
@@ -93,6 +104,29 @@ class BridgeProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def ready_status(self) -> int:
+        """The status /readyz answers now; 0 while nothing listens."""
+        try:
+            return httpx.get(self.url + "/readyz", timeout=5).status_code
+        except httpx.TransportError:
+            return 0
+
+    async def wait_ready(self, status: int, within: float) -> float:
+        """Seconds until /readyz answers `status`; TimeoutError after `within`."""
+        started = time.monotonic()
+        async with asyncio.timeout(within):
+            # Another process, asked over HTTP: there is no event to await.
+            while await asyncio.to_thread(self.ready_status) != status:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+        return time.monotonic() - started
+
+    def metric(self, name: str) -> float:
+        """One sample of /metrics, by its name with labels, e.g. `x_total{route="/r"}`."""
+        for line in httpx.get(self.url + "/metrics", timeout=5).text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        raise AssertionError(f"no {name} in /metrics")
 
     def __enter__(self) -> BridgeProcess:
         return self.start()

@@ -24,22 +24,9 @@ import msgspec
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bridge.kinds import KINDS
+from bridge.http.routes import PUBLIC_PATHS, route_of
 from bridge.logs import request_id, utc_now
 from bridge.metrics import Metrics
-
-_PLAIN_ROUTES = ("/healthz", "/readyz", "/metrics")
-_QUIET_ROUTES = frozenset(_PLAIN_ROUTES)  # probes and scrapes: logged at debug only
-
-
-def route_of(path: str) -> str:
-    """A bounded label for a path: its route template, or `other`."""
-    if path in _PLAIN_ROUTES:
-        return path
-    for kind in KINDS:
-        if path == kind.route or path.startswith(kind.route + "/"):
-            return kind.route
-    return "other"
 
 
 class AccessLine(msgspec.Struct, frozen=True):
@@ -172,7 +159,7 @@ class AccessLog:
         if histogram is None:
             histogram = self.histograms[route] = self.metrics.request_seconds.labels(route)
         histogram.observe(seconds)
-        quiet = route in _QUIET_ROUTES
+        quiet = route in PUBLIC_PATHS
         if not (self.debug if quiet else self.info):
             return
         line = AccessLine(

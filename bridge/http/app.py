@@ -14,14 +14,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bridge import records
 from bridge.deadlines import Deadlines
-from bridge.errors import CallbackError, Unavailable, WrongContentType
+from bridge.errors import BodyTooLarge, CallbackError, Unavailable, WrongContentType
 from bridge.http.access_log import AccessLog
 from bridge.http.answers import Answer, ItemFault, answer, send_answer, send_error
 from bridge.http.auth import Authenticator
 from bridge.http.body import read_body
-from bridge.kafka.publisher import KafkaPublisher, Publisher, StartupError
+from bridge.http.routes import callback_path
+from bridge.kafka.errors import PublishError, RecordTooLarge, StartupError
+from bridge.kafka.publisher import KafkaPublisher, Publisher
 from bridge.kinds import KINDS, CallbackKind
-from bridge.logs import request_id
+from bridge.logs import request_id, utc_now
 from bridge.metrics import Metrics
 from bridge.settings import Settings
 
@@ -124,11 +126,11 @@ class CallbackEndpoint:
             # letter keeps and what a signature covers.
             decoded = records.decode_callback(self.kind, body)
         except CallbackError as error:
-            if error.dead_letter:
+            if error.kept_as_dead_letter:
                 letter = records.dead_letter_for_body(
                     body, error, topic=self.dlq_topic, context=context, content_type=content_type
                 )
-                await self.publisher.publish([letter])
+                await self._store([letter])
                 self.body_dead_letters.inc()
             raise
         outgoing = records.records_for(self.kind, decoded.items, self.topic, context)
@@ -136,7 +138,7 @@ class CallbackEndpoint:
             outgoing += records.dead_letters_for_faults(
                 decoded.faults, topic=self.dlq_topic, context=context
             )
-        await self.publisher.publish(outgoing)
+        await self._store(outgoing)
         if decoded.faults:
             self.item_dead_letters.inc(len(decoded.faults))
         return 200, Answer(
@@ -146,6 +148,15 @@ class CallbackEndpoint:
             dead_lettered=len(decoded.faults),
             errors=[ItemFault(f.path, f.message) for f in decoded.faults] or None,
         )
+
+    async def _store(self, outgoing: list[records.OutgoingRecord]) -> None:
+        """Publish; what Kafka could not store becomes the sender's status."""
+        try:
+            await self.publisher.publish(outgoing)
+        except RecordTooLarge as error:
+            raise BodyTooLarge(error.message) from None
+        except PublishError as error:
+            raise Unavailable(error.message) from None
 
     def _context(self, scope: Scope) -> tuple[str | None, records.Context]:
         content_type = traceparent = None
@@ -157,7 +168,7 @@ class CallbackEndpoint:
         rid = request_id.get()
         context = records.Context(
             route=self.kind.route,
-            received_at=records.now_rfc3339(),
+            received_at=utc_now(),
             source=self.source,
             traceparent=traceparent,
             request_id=rid.encode() if rid else None,
@@ -174,19 +185,14 @@ class Dispatch:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
-            endpoint = self.endpoints.get(callback_route(scope["path"]))
-            if endpoint is not None:
-                await endpoint(scope, receive, send)
-                return
+            parsed = callback_path(scope["path"])
+            # `/callbacks/<kind>/`, with an empty token, is no route: Starlette answers it.
+            if parsed is not None and parsed.token != "":
+                endpoint = self.endpoints.get(parsed.route)
+                if endpoint is not None:
+                    await endpoint(scope, receive, send)
+                    return
         await self.fallback(scope, receive, send)
-
-
-def callback_route(path: str) -> str:
-    """`/callbacks/<kind>` for that path and `/callbacks/<kind>/<token>`, else ''."""
-    head, slash, tail = path.rpartition("/")
-    if path.count("/") == 3 and tail and head.startswith("/callbacks/"):
-        return head
-    return path if slash and path.count("/") == 2 else ""
 
 
 class Bridge:
@@ -206,9 +212,12 @@ class Bridge:
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.tracing = tracing
-        self.kafka: KafkaPublisher | None = None
+        # The publisher this application starts and stops: none when one is given.
+        self.owned_publisher: KafkaPublisher | None = None
         if publisher is None:
-            publisher = self.kafka = KafkaPublisher(settings, topics_of(settings), self.metrics)
+            publisher = self.owned_publisher = KafkaPublisher(
+                settings, topics_of(settings), self.metrics
+            )
         if tracing is not None:
             publisher = tracing.publisher(publisher)
         self.publisher = publisher
@@ -266,25 +275,23 @@ class Bridge:
         # Pure ASGI rather than Starlette's lifespan, so that a start-up failure
         # is reported as its one-line reason instead of a traceback.
         await receive()  # lifespan.startup
-        if self.kafka is not None:
+        if self.owned_publisher is not None:
             try:
-                await self.kafka.start()
+                await self.owned_publisher.start()
             except StartupError as error:
                 await send({"type": "lifespan.startup.failed", "message": str(error)})
                 return
         await send({"type": "lifespan.startup.complete"})
         await receive()  # lifespan.shutdown
-        if self.kafka is not None:
+        if self.owned_publisher is not None:
             try:
                 # Flush what is buffered, within what is left of the grace period.
-                await asyncio.wait_for(self.kafka.stop(), self.settings.shutdown_grace_seconds / 4)
+                await asyncio.wait_for(
+                    self.owned_publisher.stop(), self.settings.shutdown_grace_seconds / 4
+                )
             except TimeoutError:
                 log.error("kafka producer did not flush in time")
         if self.tracing is not None:
             await self.tracing.shutdown()
         self.app.flush()
         await send({"type": "lifespan.shutdown.complete"})
-
-
-def create_app(settings: Settings, publisher: Publisher | None = None) -> Bridge:
-    return Bridge(settings, publisher)

@@ -32,13 +32,13 @@ from bridge.deadlines import Deadlines
 from bridge.errors import CallbackError, Forbidden, Unauthenticated
 from bridge.http.answers import send_error
 from bridge.http.body import read_body, replaying
+from bridge.http.routes import PUBLIC_PATHS, callback_path
 from bridge.http.vendor_signature import VendorKeys, VendorSignatureError
 from bridge.metrics import Metrics
 from bridge.settings import Settings
 
 log = logging.getLogger("bridge.http.auth")
 
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 UNAUTHENTICATED_REFUSAL = (
     "no BRIDGE_AUTH_TOKENS set; refusing to accept unauthenticated callbacks "
@@ -219,10 +219,9 @@ class Authenticator:
 
     def _presented_tokens(self, scope: Scope) -> list[bytes]:
         presented = []
-        segments = scope["path"].split("/")
-        # "/callbacks/<kind>/<token>" splits into ["", "callbacks", kind, token].
-        if len(segments) == 4 and segments[1] == "callbacks":
-            presented.append(segments[3].encode())
+        parsed = callback_path(scope["path"])
+        if parsed is not None and parsed.token is not None:
+            presented.append(parsed.token.encode())
         if scope["query_string"]:  # the platform's callbacks have none: spare the parsing
             query = parse_qs(scope["query_string"].decode("latin-1"), keep_blank_values=True)
             in_query = query.get("token", [])

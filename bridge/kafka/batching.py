@@ -19,9 +19,8 @@ trip of the request before it, when that is longer), and the number of produce
 requests is bounded whatever the rate. A ticket resolves when every batch
 holding its records is acknowledged.
 
-Partitions are chosen as the Java client chooses them: murmur2 of the key,
-made positive, modulo the partition count; records without a key are spread
-round-robin.
+Partitions are chosen as the Java client chooses them (`bridge.kafka.partitioner`);
+records without a key are spread round-robin.
 """
 
 from __future__ import annotations
@@ -29,119 +28,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
-import struct
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any
 
+from bridge.kafka.batches import OpenBatch, Producer, Ticket, drop_abandoned
+from bridge.kafka.errors import PartitionStalled
+from bridge.kafka.partitioner import partition_for
 from bridge.records import OutgoingRecord
-
-_M = 0x5BD1E995
-_MASK = 0xFFFFFFFF
-
-
-# Unpackers of a key's 4-byte words, by their number, made once: keys are short and
-# mostly of a few lengths (videoIds). Longer keys are read word by word.
-_UNPACKERS = [struct.Struct(f"<{words}I").unpack_from for words in range(65)]
-
-
-def murmur2(data: bytes) -> int:
-    """Kafka's murmur2 (unsigned), in as few Python operations as it allows: the words
-    unpacked at once, the mixing steps fused."""
-    length = len(data)
-    h = 0x9747B28C ^ length
-    words = length >> 2
-    if words < len(_UNPACKERS):
-        unpacked: Iterable[int] = _UNPACKERS[words](data)
-    else:
-        unpacked = (k for (k,) in struct.iter_unpack("<I", data[: words << 2]))
-    for k in unpacked:
-        k = (k * _M) & _MASK
-        h = ((h * _M) ^ ((k ^ (k >> 24)) * _M)) & _MASK
-    rest = length & 3
-    if rest:
-        whole = words << 2
-        if rest == 3:
-            h ^= data[whole + 2] << 16
-        if rest >= 2:
-            h ^= data[whole + 1] << 8
-        h ^= data[whole]
-        h = (h * _M) & _MASK
-    h ^= h >> 13
-    h = (h * _M) & _MASK
-    h ^= h >> 15
-    return h
-
-
-def partition_for(key: bytes, partitions: int) -> int:
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
-
-
-class Builder(Protocol):
-    """aiokafka's `BatchBuilder`, as far as it is used here."""
-
-    def append(
-        self, *, timestamp: int | None, key: bytes | None, value: bytes, headers: Any
-    ) -> object | None: ...
-
-    def close(self) -> None: ...
-
-
-class Producer(Protocol):
-    """aiokafka's `AIOKafkaProducer`, as far as it is used here."""
-
-    def create_batch(self) -> Builder: ...
-
-    async def send_batch(
-        self, batch: Builder, topic: str, *, partition: int
-    ) -> asyncio.Future[Any]: ...
-
-
-class Ticket:
-    """One callback's wait: resolved when all batches holding its records are acknowledged."""
-
-    __slots__ = ("future", "pending")
-
-    def __init__(self, future: asyncio.Future[None]) -> None:
-        self.future = future
-        self.pending = 0
-
-    def settle(self, error: BaseException | None) -> None:
-        if self.future.done():  # failed already, or the caller gave up waiting
-            return
-        if error is not None:
-            self.future.set_exception(error)
-            return
-        self.pending -= 1
-        if self.pending == 0:
-            self.future.set_result(None)
-
-
-class OpenBatch:
-    __slots__ = ("builder", "tickets")
-
-    def __init__(self, builder: Builder) -> None:
-        self.builder = builder
-        self.tickets: list[Ticket] = []
-
-    def add(self, record: OutgoingRecord, ticket: Ticket) -> bool:
-        appended = self.builder.append(
-            timestamp=None, key=record.key, value=record.value, headers=record.headers
-        )
-        if appended is None:
-            return False  # full
-        if not self.tickets or self.tickets[-1] is not ticket:
-            self.tickets.append(ticket)
-            ticket.pending += 1
-        return True
-
-    def abandoned(self) -> bool:
-        """Every callback with records here has been answered already (503): none waits."""
-        return all(ticket.future.done() for ticket in self.tickets)
-
-    def settle(self, error: BaseException | None) -> None:
-        for ticket in self.tickets:
-            ticket.settle(error)
-
 
 Partition = tuple[str, int]
 # A broker's node id, as the cluster metadata names the leader of a partition; None
@@ -152,10 +45,6 @@ NodeId = int | None
 # partitions are refused at once: a healthy broker answers within milliseconds, and
 # one that stopped taking records (stalled, frozen) would only let them pile up.
 STALLED_AFTER = 1.0
-
-
-class Backlog(Exception):
-    """Kafka is not taking batches; more records would only pile up in memory."""
 
 
 class Broker:
@@ -214,8 +103,8 @@ class Batcher:
             broker = self.brokers[self.leaders[where]]
             if broker.stalled(now):
                 for waiting in broker.waiting:
-                    _drop_abandoned(self.open[waiting])
-                ticket.future.set_exception(Backlog())
+                    drop_abandoned(self.open[waiting])
+                ticket.future.set_exception(PartitionStalled())
                 return ticket.future
         touched: set[NodeId] = set()
         for where, record in placed:
@@ -245,7 +134,7 @@ class Batcher:
             broker.waiting.add(where)
         elif queue[-1].add(record, ticket):
             return self.leaders[where]
-        _drop_abandoned(queue)
+        drop_abandoned(queue)
         batch = OpenBatch(self.producer.create_batch())
         if not batch.add(record, ticket):
             raise ValueError("a record larger than an empty batch")
@@ -350,12 +239,3 @@ class Batcher:
             for batch in queue:
                 batch.settle(error)
             queue.clear()
-
-
-def _drop_abandoned(queue: collections.deque[OpenBatch]) -> None:
-    """While Kafka takes no batches (a frozen broker), the queue would grow with every
-    refused callback; keep only batches that a callback still waits for."""
-    if any(batch.abandoned() for batch in queue):
-        kept = [batch for batch in queue if not batch.abandoned()]
-        queue.clear()
-        queue.extend(kept)

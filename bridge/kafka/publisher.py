@@ -1,66 +1,43 @@
-"""The Kafka side of the bridge; the only module of the serving path that imports aiokafka.
+"""The producer's lifecycle and `publish`; the only part of the serving path that produces.
 
 One idempotent producer per process (`acks=all`). A request's records are all
 handed to the producer at once and the request waits, within a deadline, for
 every acknowledgement: the caller answers 200 only when `publish` returns.
-
-A watchdog asks the cluster for metadata every second. Readiness follows its
-answers, and a producer that stops delivering while the cluster answers (as
-aiokafka's idempotent producer can after broker trouble) is replaced.
+The watchdog decides readiness and when a stalled producer is replaced.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 import time
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import (
-    KafkaConnectionError,
-    KafkaError,
-    MessageSizeTooLargeError,
-    OutOfOrderSequenceNumber,
-    RecordListTooLargeError,
-    TopicAlreadyExistsError,
-    TopicAuthorizationFailedError,
-)
-from aiokafka.helpers import create_ssl_context
-from aiokafka.protocol.metadata import MetadataRequest
-from aiokafka.structs import TopicPartition
+from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 from prometheus_client import Counter
 
 from bridge.deadlines import Deadlines
-from bridge.errors import BodyTooLarge, Unavailable
-from bridge.kafka.batching import Backlog, Batcher
-from bridge.kafka.oauth import token_provider
-from bridge.kafka.preflight import certificate_problem, refusal
+from bridge.kafka.batching import Batcher
+from bridge.kafka.connection import connect_until_done, new_producer
+from bridge.kafka.errors import (
+    SEQUENCE_BREAKERS,
+    PartitionStalled,
+    ProducerReplaced,
+    PublishError,
+    StartupError,
+    refusal,
+)
+from bridge.kafka.preflight import certificate_problem
+from bridge.kafka.replacement import REFUSED, CurrentProducer
+from bridge.kafka.topics import DenialLog, PartitionCounts, ensure_topics
+from bridge.kafka.watchdog import PROBE_INTERVAL, Watchdog
 from bridge.metrics import Metrics
 from bridge.records import OutgoingRecord
 from bridge.settings import Settings
 
 log = logging.getLogger("bridge.kafka.publisher")
-
-PROBE_INTERVAL = 1.0  # seconds between metadata requests
-PROBE_TIMEOUT = 2.0
-STALE_AFTER = 3.0  # metadata older than this makes the bridge not ready
-
-# Records the broker refuses for their size: retrying cannot help.
-TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError)
-# A batch the broker refused leaves a gap in the idempotent producer's sequence
-# numbers for its partition, and aiokafka does not close it: every later batch
-# there fails with OutOfOrderSequenceNumber. Only a new producer starts afresh.
-SEQUENCE_BREAKERS = (*TOO_LARGE, OutOfOrderSequenceNumber)
-_STALLED = "kafka producer stopped delivering while the cluster answers; replacing it"
-_REFUSED = "kafka refused a batch; replacing the producer to restart its sequence numbers"
-# Metadata error codes of a topic: it does not exist, or this client may not describe it.
-_UNKNOWN_TOPIC = 3
-_TOPIC_NOT_AUTHORIZED = TopicAuthorizationFailedError.errno
-DENIED_LOG_INTERVAL = 10.0  # seconds between log lines about the same denied topics
 
 
 class Publisher(Protocol):
@@ -70,57 +47,7 @@ class Publisher(Protocol):
     def ready(self) -> bool: ...
 
     async def publish(self, records: Sequence[OutgoingRecord]) -> None:
-        """Return once every record is acknowledged; raise `Unavailable` otherwise."""
-
-
-class ProducerReplaced(Exception):
-    """The producer holding a callback's records stopped delivering and was replaced."""
-
-
-class StartupError(RuntimeError):
-    """The broker answered, but the bridge cannot work with it; the message is one line."""
-
-
-def client_options(settings: Settings) -> dict[str, Any]:
-    """Connection options shared by the producer, the admin client and the tools' consumers."""
-    options: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap_servers,
-        "client_id": settings.kafka_client_id,
-        "request_timeout_ms": settings.kafka_request_timeout_ms,
-        "security_protocol": settings.kafka_security_protocol,
-    }
-    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
-        options["ssl_context"] = _ssl_context(settings)
-    if settings.kafka_security_protocol.startswith("SASL_"):
-        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        options["sasl_plain_username"] = settings.kafka_sasl_username
-        options["sasl_plain_password"] = settings.kafka_sasl_password
-    if settings.kafka_sasl_mechanism == "OAUTHBEARER":
-        options["sasl_oauth_token_provider"] = token_provider(settings)
-    return options
-
-
-def _ssl_context(settings: Settings) -> ssl.SSLContext:
-    context: ssl.SSLContext = create_ssl_context(
-        cafile=settings.kafka_ssl_cafile or None,
-        certfile=settings.kafka_ssl_certfile or None,
-        keyfile=settings.kafka_ssl_keyfile or None,
-        password=settings.kafka_ssl_key_password or None,
-    )
-    return context
-
-
-def producer_options(settings: Settings) -> dict[str, Any]:
-    compression = settings.kafka_compression
-    return {
-        **client_options(settings),
-        "acks": "all",
-        "enable_idempotence": True,
-        "compression_type": None if compression == "none" else compression,
-        "linger_ms": settings.kafka_linger_ms,
-        "max_batch_size": settings.kafka_max_batch_bytes,
-        "max_request_size": settings.kafka_max_request_bytes,
-    }
+        """Return once every record is acknowledged; raise `PublishError` otherwise."""
 
 
 class KafkaPublisher:
@@ -130,33 +57,29 @@ class KafkaPublisher:
         self._settings = settings
         self._topics = sorted(set(topics))
         self._metrics = metrics
-        self._producer: AIOKafkaProducer | None = None
-        self._batcher: Batcher | None = None
         self._deadlines = Deadlines(settings.produce_timeout_seconds)
-        self._partitions: dict[str, int] = {}
+        self._partitions = PartitionCounts(self._topics)
+        self._watchdog = Watchdog(settings.producer_stall_seconds, self._topics)
+        self._current = CurrentProducer(
+            settings, self._partitions, self._watchdog, metrics, lambda: self._records_in_flight
+        )
         self._connecting: asyncio.Task[None] | None = None
         self._watching: asyncio.Task[None] | None = None
-        self._retiring: set[asyncio.Task[None]] = set()
         # During start-up a missing topic stops the process; later it is only logged.
         self._starting = True
         self._records_in_flight = 0
         # Read when scraped, rather than kept up to date twice per callback.
         metrics.records_in_flight.set_function(lambda: self._records_in_flight)
         self._produced: dict[str, Counter] = {}  # the records counter of each topic
-        now = time.monotonic()
-        self._last_contact = float("-inf")  # last metadata answer
-        self._reachable_since = now
-        self._last_delivery = now
-        self._denied_logged: dict[frozenset[str], float] = {}
+        self._denials = DenialLog()
 
     @property
     def ready(self) -> bool:
-        fresh = time.monotonic() - self._last_contact < STALE_AFTER
-        return self._producer is not None and fresh
+        return self._current.producer is not None and self._watchdog.in_contact
 
     @property
     def producer(self) -> AIOKafkaProducer | None:
-        return self._producer
+        return self._current.producer
 
     async def start(self) -> None:
         """Connect within the start-up timeout, or go on connecting in the background.
@@ -167,7 +90,9 @@ class KafkaPublisher:
         problem = certificate_problem(self._settings.kafka_ssl_certfile)
         if problem is not None:
             raise StartupError(problem)
-        self._connecting = asyncio.create_task(self._connect_until_ready())
+        self._connecting = asyncio.create_task(
+            connect_until_done(self._settings, self._connect, lambda: self._starting)
+        )
         done, _ = await asyncio.wait(
             {self._connecting}, timeout=self._settings.startup_timeout_seconds
         )
@@ -182,34 +107,32 @@ class KafkaPublisher:
 
     async def stop(self) -> None:
         """Deliver what is buffered, then close. Safe to call twice."""
-        for task in (self._connecting, self._watching, *self._retiring):
+        for task in (self._connecting, self._watching):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         self._connecting = self._watching = None
-        self._retiring.clear()
-        producer, self._producer = self._producer, None
-        self._batcher = None
+        await self._watchdog.stop()
         self._metrics.kafka_ready.set(0)
-        if producer is not None:
-            await producer.stop()
+        await self._current.stop()
 
     async def publish(self, records: Sequence[OutgoingRecord]) -> None:
-        batcher = self._batcher
+        batcher = self._current.batcher
         if batcher is None:
-            raise Unavailable("Not connected to Kafka yet; retry later")
+            raise PublishError("Not connected to Kafka yet; retry later", reason="NotConnected")
         limit = self._settings.max_records_in_flight
         if self._records_in_flight + len(records) > limit:
-            self._metrics.producer_errors.labels("Overloaded").inc()
-            raise Unavailable(f"More than {limit} records waiting for Kafka; retry later")
+            raise self._failed(
+                f"More than {limit} records waiting for Kafka; retry later", "Overloaded"
+            )
         self._records_in_flight += len(records)
         started = time.monotonic()
         try:
             await self._deliver(batcher, records)
         finally:
             self._records_in_flight -= len(records)
-        self._last_delivery = time.monotonic()
-        self._metrics.produce_seconds.observe(self._last_delivery - started)
+        self._watchdog.delivered()
+        self._metrics.produce_seconds.observe(self._watchdog.last_delivery - started)
         counts: dict[str, int] = {}
         for record in records:
             counts[record.topic] = counts.get(record.topic, 0) + 1
@@ -219,6 +142,10 @@ class KafkaPublisher:
                 counter = self._produced[topic] = self._metrics.records.labels(topic)
             counter.inc(count)
 
+    def _failed(self, message: str, reason: str) -> PublishError:
+        self._metrics.producer_errors.labels(reason).inc()
+        return PublishError(message, reason=reason)
+
     async def _deliver(self, batcher: Batcher, records: Sequence[OutgoingRecord]) -> None:
         timeout = self._settings.produce_timeout_seconds
         acknowledged = batcher.add(records)
@@ -226,230 +153,54 @@ class KafkaPublisher:
         try:
             await acknowledged
         except TimeoutError:
-            self._metrics.producer_errors.labels("Timeout").inc()
-            raise Unavailable(f"Kafka did not acknowledge within {timeout:g} s") from None
-        except Backlog:
-            self._metrics.producer_errors.labels("Backlog").inc()
-            raise Unavailable("Kafka is not taking records; retry later") from None
+            raise self._failed(
+                f"Kafka did not acknowledge within {timeout:g} s", "Timeout"
+            ) from None
+        except PartitionStalled:
+            raise self._failed("Kafka is not taking records; retry later", "Backlog") from None
         except (KafkaError, ProducerReplaced) as error:
-            name = type(error).__name__
-            self._metrics.producer_errors.labels(name).inc()
+            refused = refusal(error)
+            self._metrics.producer_errors.labels(refused.reason).inc()
             if isinstance(error, TopicAuthorizationFailedError):
-                self._log_denied({record.topic for record in records})
+                self._denials.denied({record.topic for record in records})
             if isinstance(error, SEQUENCE_BREAKERS):
-                self._replace_soon(_REFUSED)
-            if isinstance(error, TOO_LARGE):
-                raise BodyTooLarge(
-                    f"A record of this callback is larger than Kafka accepts ({name})"
-                ) from None
-            raise Unavailable(f"Kafka refused the records: {name}") from None
+                self._current.replace_soon(REFUSED)
+            raise refused from None
         finally:
             watch.armed = False
 
-    def _log_denied(self, topics: set[str]) -> None:
-        key = frozenset(topics)
-        now = time.monotonic()
-        if now - self._denied_logged.get(key, float("-inf")) >= DENIED_LOG_INTERVAL:
-            self._denied_logged[key] = now
-            log.error(
-                f"kafka denies Write on topic {', '.join(sorted(topics))} to this client: "
-                "grant its principal Write and Describe on the topic"
-            )
-
-    def _replace_soon(self, why: str) -> None:
-        producer = self._producer
-        if producer is not None:
-            replacing = asyncio.create_task(self._replace(producer, why))
-            self._retiring.add(replacing)
-            replacing.add_done_callback(self._retiring.discard)
-
-    def _partition_count(self, topic: str) -> int:
-        return self._partitions[topic]
-
-    async def _learn_partitions(self, producer: AIOKafkaProducer) -> None:
-        for topic in self._topics:
-            self._partitions[topic] = len(await producer.partitions_for(topic))
-
-    def _refresh_partitions(self, producer: AIOKafkaProducer) -> None:
-        """Partitions added to a topic are used from the next metadata answer on."""
-        for topic in self._topics:
-            known = producer.client.cluster.partitions_for_topic(topic)
-            if known:
-                self._partitions[topic] = len(known)
-
-    async def _connect_until_ready(self) -> None:
-        backoff = 0.2
-        while True:
-            try:
-                await self._connect()
-                return
-            except KafkaConnectionError as error:
-                reason = await refusal(self._settings, client_options(self._settings))
-                if reason is None:
-                    log.info("kafka not reachable; retrying", extra={"error": str(error)})
-                elif self._starting:
-                    raise StartupError(reason) from None
-                else:
-                    log.error(reason)
-            except KafkaError as error:
-                log.warning("kafka refused; retrying", extra={"error": repr(error)})
-            except StartupError as error:
-                if self._starting:
-                    raise
-                log.error(str(error))
-                backoff = 5.0
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
-
     async def _connect(self) -> None:
-        await self._ensure_topics()
-        producer = await self._new_producer()
-        await self._learn_partitions(producer)
-        self._use(producer)
-        self._last_contact = time.monotonic()
+        await ensure_topics(self._settings, self._topics)
+        producer = await new_producer(self._settings)
+        await self._partitions.learn(producer)
+        self._current.use(producer)
+        self._watchdog.contacted()
         self._metrics.kafka_ready.set(1)
         self._watching = asyncio.create_task(self._watch())
         log.info(
             "kafka producer connected", extra={"bootstrap": self._settings.kafka_bootstrap_servers}
         )
 
-    def _use(self, producer: AIOKafkaProducer) -> None:
-        self._producer = producer
-        linger = self._settings.kafka_linger_ms / 1000
-        self._batcher = Batcher(producer, self._partition_count, _leaders(producer), linger)
-
-    async def _new_producer(self) -> AIOKafkaProducer:
-        producer = AIOKafkaProducer(**producer_options(self._settings))
-        try:
-            await producer.start()
-        except BaseException:
-            await producer.stop()
-            raise
-        return producer
-
-    async def _ensure_topics(self) -> None:
-        admin = AIOKafkaAdminClient(**client_options(self._settings))
-        await admin.start()
-        try:
-            # Asked by name, so that a topic this client may not describe is told apart
-            # from a missing one; never auto-created by the asking.
-            request = MetadataRequest(self._topics, allow_auto_topic_creation=False)
-            metadata = (await admin._send_request(request)).to_object()
-            errors = {topic["topic"]: topic["error_code"] for topic in metadata["topics"]}
-            denied = [topic for topic in self._topics if errors.get(topic) == _TOPIC_NOT_AUTHORIZED]
-            if denied:
-                raise StartupError(
-                    f"kafka denies Describe on topic {', '.join(denied)} to this client: grant "
-                    "its principal Describe and Write on the topic (or the topic does not exist)"
-                )
-            missing = [topic for topic in self._topics if errors.get(topic) == _UNKNOWN_TOPIC]
-            if not missing:
-                return
-            if not self._settings.create_topics:
-                raise StartupError(
-                    f"kafka topics missing: {', '.join(missing)}; create them or set "
-                    "BRIDGE_CREATE_TOPICS=true"
-                )
-            await _create_topics(admin, missing, self._settings)
-        finally:
-            await admin.close()
-
     async def _watch(self) -> None:
-        """Every second: is the cluster answering, and is the producer still delivering?"""
         while True:
             await asyncio.sleep(PROBE_INTERVAL)
-            producer = self._producer
+            producer = self._current.producer
             if producer is None:
                 continue
-            if await self._probe(producer):
-                self._refresh_partitions(producer)
-                if self._stalled():
-                    await self._replace(producer)
+            if await self._watchdog.probe(producer):
+                self._partitions.refresh(producer)
+                if self._watchdog.stalled(self._records_waiting()):
+                    await self._current.replace(producer)
             self._metrics.kafka_ready.set(1 if self.ready else 0)
 
-    async def _probe(self, producer: AIOKafkaProducer) -> bool:
-        was_ready = self.ready
-        try:
-            answered = await asyncio.wait_for(
-                producer.client.force_metadata_update(), PROBE_TIMEOUT
-            )
-        except (TimeoutError, KafkaError):
-            answered = False
-        now = time.monotonic()
-        if answered:
-            if now - self._last_contact >= STALE_AFTER:
-                self._reachable_since = now
-            self._last_contact = now
-        if was_ready != self.ready:
-            log.warning("kafka reachable" if self.ready else "kafka unreachable; not ready")
-        return bool(answered)
-
-    def _stalled(self) -> bool:
-        """Records wait, the cluster answers, and nothing was delivered for too long.
-
-        Records wait while callbacks wait for them, and also while the producer holds
-        batches it neither delivers nor fails: callbacks refused meanwhile (the batcher's
-        backlog) wait for nothing, but the producer is as stuck.
-        """
-        waiting_since = max(self._last_delivery, self._reachable_since)
-        batcher = self._batcher
-        waiting = self._records_in_flight > 0 or (batcher is not None and batcher.unacknowledged())
-        return waiting and time.monotonic() - waiting_since > self._settings.producer_stall_seconds
-
-    async def _replace(self, stuck: AIOKafkaProducer, why: str = _STALLED) -> None:
-        if stuck is not self._producer:
-            return  # replaced already
-        log.error(why, extra={"records_in_flight": self._records_in_flight})
-        try:
-            fresh = await asyncio.wait_for(self._new_producer(), PROBE_TIMEOUT * 5)
-        except (TimeoutError, KafkaError) as error:
-            log.warning("could not start a new producer yet", extra={"error": repr(error)})
-            return
-        if stuck is not self._producer:  # another replacement won the race
-            await _retire(fresh)
-            return
-        if self._batcher is not None:
-            self._batcher.abort(ProducerReplaced())
-        self._use(fresh)
-        self._last_delivery = time.monotonic()
-        self._metrics.producer_recreations.inc()
-        # The stuck producer's pending sends fail or time out; their callers answer 503.
-        retiring = asyncio.create_task(_retire(stuck))
-        self._retiring.add(retiring)
-        retiring.add_done_callback(self._retiring.discard)
-
-
-def _leaders(producer: AIOKafkaProducer) -> Callable[[str, int], int | None]:
-    """The broker leading a partition, as `producer` last heard (None: not known yet)."""
-    cluster = producer.client.cluster
-
-    def leader_of(topic: str, partition: int) -> int | None:
-        leader: int | None = cluster.leader_for_partition(TopicPartition(topic, partition))
-        return None if leader is None or leader < 0 else leader
-
-    return leader_of
+    def _records_waiting(self) -> bool:
+        """Callbacks wait for records, or the producer holds batches it neither delivers nor
+        fails: callbacks refused meanwhile (a stalled partition) wait for nothing, but the
+        producer is as stuck."""
+        batcher = self._current.batcher
+        return self._records_in_flight > 0 or (batcher is not None and batcher.unacknowledged())
 
 
 def _expire(acknowledged: asyncio.Future[None]) -> None:
     if not acknowledged.done():
         acknowledged.set_exception(TimeoutError())
-
-
-async def _retire(producer: AIOKafkaProducer) -> None:
-    try:
-        await asyncio.wait_for(producer.stop(), 10)
-    except (TimeoutError, KafkaError):
-        log.warning("the replaced producer did not stop cleanly")
-
-
-async def _create_topics(admin: AIOKafkaAdminClient, names: list[str], settings: Settings) -> None:
-    replicas = settings.topic_replication_factor
-    if replicas == 0:
-        replicas = min(3, len((await admin.describe_cluster())["brokers"]))
-    topics = [NewTopic(name, settings.topic_partitions, replicas) for name in names]
-    response = await admin.create_topics(topics)
-    for name, code, *rest in response.topic_errors:
-        if code and code != TopicAlreadyExistsError.errno:  # another replica won the race
-            message = rest[0] if rest else ""
-            raise StartupError(f"kafka refused to create topic {name}: error {code} {message}")
-    log.info("created kafka topics", extra={"topics": names, "replicas": replicas})

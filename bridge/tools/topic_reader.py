@@ -15,7 +15,7 @@ import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bridge.kafka.publisher import client_options
+from bridge.kafka.options import client_options
 from bridge.settings import Settings
 
 

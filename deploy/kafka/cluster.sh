@@ -3,11 +3,15 @@
 # replication factor 3, min.insync.replicas=2, SASL_SSL (SCRAM-SHA-512) and
 # mutual-TLS listeners, the standard authorizer with ACLs for the bridge.
 # Same jars as kafka.sh; the CA and certificates are made here with openssl.
+# A second SASL_SSL listener per node advertises the address of a proxy in
+# front of it instead of its own, so that a client bootstrapped through the
+# proxies reaches every broker through them (network faults with Toxiproxy).
 #
 # Usage: cluster.sh {up|down|stop NODE|status|clean}
 #   up      create what is missing (certificates, users, storage), start every
 #           node that is not running, wait until all are in sync, grant the
-#           bridge's ACLs, create its topics, write bridge.env / bridge-mtls.env
+#           bridge's ACLs, create its topics, write bridge.env, bridge-mtls.env,
+#           bridge-proxied.env and toxiproxy.json
 #   down    stop every node (SIGTERM, SIGKILL after KAFKA_STOP_TIMEOUT)
 #   stop N  stop node N (1-3) alone; `up` brings it back
 #
@@ -19,6 +23,9 @@
 #   KAFKA_CLUSTER_OAUTH_PORTS       OAUTHBEARER listeners          (default 19194,19294,19394)
 #   KAFKA_CLUSTER_TOOLS_PORTS       plaintext tools listeners      (default 19191,19291,19391)
 #   KAFKA_CLUSTER_CONTROLLER_PORTS  KRaft controller listeners     (default 19195,19295,19395)
+#   KAFKA_CLUSTER_PROXIED_PORTS     SASL_SSL listeners behind a proxy (default 19196,19296,19396)
+#   KAFKA_CLUSTER_PROXY_PORTS       the proxies in front of them, as the brokers advertise
+#                                   them (default 19197,19297,19397; see toxiproxy.json)
 #   KAFKA_CLUSTER_TOPICS            topics `up` creates and grants (default: the bridge's default topics)
 # Read on every run:
 #   KAFKA_CLUSTER_HEAP              JVM heap flags per node        (default "-Xms128m -Xmx384m")
@@ -28,9 +35,9 @@
 set -euo pipefail
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
-LIB_DIR="$SCRIPT_DIR/lib"
+# shellcheck source=node.sh
+source "$SCRIPT_DIR/node.sh"
 TEMPLATE="$SCRIPT_DIR/cluster.properties.template"
-LOG4J_CONFIG="$SCRIPT_DIR/log4j2.yaml"
 
 DIR=${KAFKA_CLUSTER_DIR:-$SCRIPT_DIR/cluster}
 HEAP=${KAFKA_CLUSTER_HEAP:--Xms128m -Xmx384m}
@@ -39,14 +46,6 @@ STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
 NODES=(1 2 3)
 # The bridge's principal: its SCRAM user and its client certificate's CN.
 BRIDGE_USER=bridge
-
-JVM_FLAGS=(
-  -XX:+UseG1GC
-  -XX:MaxGCPauseMillis=20
-  -XX:+ExitOnOutOfMemoryError
-  -Djava.awt.headless=true
-)
-TOOL_FLAGS=(-Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true)
 
 say() { printf 'kafka-cluster: %s\n' "$*"; }
 die() { printf 'kafka-cluster: %s\n' "$*" >&2; exit 1; }
@@ -78,16 +77,21 @@ check_ports() {
 }
 
 load_ports() {
-  if [[ ! -f $PORTS_FILE ]]; then
-    local name value
-    for name in SASL:19192,19292,19392 MTLS:19193,19293,19393 OAUTH:19194,19294,19394 \
-        TOOLS:19191,19291,19391 CONTROLLER:19195,19295,19395; do
-      value=${name#*:}
-      name=KAFKA_CLUSTER_${name%%:*}_PORTS
-      value=${!name:-$value}
-      check_ports "$name" "$value"
-      printf '%s=%s\n' "$name" "$value"
-    done >"$PORTS_FILE.tmp"
+  # A cluster dir made before a listener existed gets that listener's ports
+  # added to its ports.env; the ports already there stay.
+  local name value missing=""
+  for name in SASL:19192,19292,19392 MTLS:19193,19293,19393 OAUTH:19194,19294,19394 \
+      TOOLS:19191,19291,19391 CONTROLLER:19195,19295,19395 \
+      PROXIED:19196,19296,19396 PROXY:19197,19297,19397; do
+    value=${name#*:}
+    name=KAFKA_CLUSTER_${name%%:*}_PORTS
+    [[ -f $PORTS_FILE ]] && grep -q "^$name=" -- "$PORTS_FILE" && continue
+    value=${!name:-$value}
+    check_ports "$name" "$value"
+    missing+="$name=$value"$'\n'
+  done
+  if [[ -n $missing ]]; then
+    { [[ ! -f $PORTS_FILE ]] || cat -- "$PORTS_FILE"; printf '%s' "$missing"; } >"$PORTS_FILE.tmp"
     mv -f -- "$PORTS_FILE.tmp" "$PORTS_FILE"
   fi
   # shellcheck source=/dev/null
@@ -118,7 +122,7 @@ bootstrap() {
 }
 
 topics() {
-  # The bridge's default topic of every kind, then the dead letters (tests/test_kinds.py checks it).
+  # The bridge's default topic of every kind, then the dead letters (tests/unit/test_kinds.py checks it).
   printf '%s\n' "${KAFKA_CLUSTER_TOPICS:-vod.video-upload.v1,vod.material-upload.v1,vod.video-transcode.v1,vod.media-processing.v1,vod.callbacks.dlq.v1}"
 }
 
@@ -158,25 +162,7 @@ extendedKeyUsage=serverAuth,clientAuth"
 # nodes
 
 running_pid() {
-  local pidfile args pid
-  pidfile="$(node_dir "$1")/kafka.pid"
-  [[ -f $pidfile ]] || return 1
-  pid=$(<"$pidfile")
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  args=$(ps -o args= -p "$pid" 2>/dev/null) || return 1
-  [[ $args == *kafka.Kafka*"$(node_dir "$1")/server.properties"* ]] || return 1
-  printf '%s\n' "$pid"
-}
-
-pid_gone() {
-  local stat threads
-  read -r stat threads < <(ps -o stat=,nlwp= -p "$1" 2>/dev/null) || return 0
-  [[ $stat == Z* ]] && ((threads <= 1))
-}
-
-port_open() {
-  # shellcheck disable=SC2016  # $1 is expanded by the inner shell
-  timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null
+  broker_pid "$(node_dir "$1")"
 }
 
 render_config() {
@@ -191,6 +177,8 @@ render_config() {
       -e "s|@SASL_PORT@|$(nth "$KAFKA_CLUSTER_SASL_PORTS" "$node")|g" \
       -e "s|@MTLS_PORT@|$(nth "$KAFKA_CLUSTER_MTLS_PORTS" "$node")|g" \
       -e "s|@OAUTH_PORT@|$(nth "$KAFKA_CLUSTER_OAUTH_PORTS" "$node")|g" \
+      -e "s|@PROXIED_PORT@|$(nth "$KAFKA_CLUSTER_PROXIED_PORTS" "$node")|g" \
+      -e "s|@PROXY_PORT@|$(nth "$KAFKA_CLUSTER_PROXY_PORTS" "$node")|g" \
       -e "s|@CONTROLLER_PORT@|$(nth "$KAFKA_CLUSTER_CONTROLLER_PORTS" "$node")|g" \
       -e "s|@TLS_DIR@|$TLS_DIR|g" \
       -e "s|@STORE_PASSWORD@|$STORE_PASSWORD|g" \
@@ -204,7 +192,7 @@ format_node() {
   local node=$1 dir
   dir=$(node_dir "$node")
   [[ -f $dir/data/meta.properties ]] && return 0
-  if ! java "${TOOL_FLAGS[@]}" -cp "$LIB_DIR/*" kafka.tools.StorageTool format \
+  if ! kafka_tool kafka.tools.StorageTool format \
       -t "$(<"$CLUSTER_ID_FILE")" -c "$dir/server.properties" \
       --add-scram "SCRAM-SHA-512=[name=$BRIDGE_USER,password=$BRIDGE_PASSWORD]" \
       --add-scram "SCRAM-SHA-512=[name=admin,password=$ADMIN_PASSWORD]" \
@@ -219,57 +207,28 @@ start_node() {
   dir=$(node_dir "$node")
   for p in "$(nth "$KAFKA_CLUSTER_TOOLS_PORTS" "$node")" "$(nth "$KAFKA_CLUSTER_SASL_PORTS" "$node")" \
       "$(nth "$KAFKA_CLUSTER_MTLS_PORTS" "$node")" "$(nth "$KAFKA_CLUSTER_OAUTH_PORTS" "$node")" \
-      "$(nth "$KAFKA_CLUSTER_CONTROLLER_PORTS" "$node")"; do
+      "$(nth "$KAFKA_CLUSTER_PROXIED_PORTS" "$node")" "$(nth "$KAFKA_CLUSTER_CONTROLLER_PORTS" "$node")"; do
     port_open "$p" && die "port 127.0.0.1:$p of node $node is in use by another process"
   done
-  local -a heap cmd
-  read -r -a heap <<<"$HEAP"
-  cmd=(java "${heap[@]}" "${JVM_FLAGS[@]}" "-Dlog4j2.configurationFile=$LOG4J_CONFIG"
-    "-Dkafka.logs.dir=$dir" -cp "$LIB_DIR/*" kafka.Kafka "$dir/server.properties")
-  if command -v setsid >/dev/null 2>&1; then
-    cmd=(setsid "${cmd[@]}")
-  fi
-  (cd -- "$dir" && exec "${cmd[@]}") </dev/null >"$dir/kafka.out" 2>&1 &
-  pid=$!
-  printf '%s\n' "$pid" >"$dir/kafka.pid"
+  pid=$(launch_broker "$dir" "$HEAP")
   say "started node $node (pid $pid)"
 }
 
-# Stop the given nodes together: one by one, the last would wait for a
-# controller quorum that the others took away.
+# Stop the given nodes (stop_brokers stops them together).
 stop_nodes() {
-  local node pid deadline
-  local -a pids=() names=()
+  local node pid
+  local -a running=()
   for node in "$@"; do
     if pid=$(running_pid "$node"); then
-      kill -TERM "$pid" 2>/dev/null || true
-      kill -CONT "$pid" 2>/dev/null || true  # a frozen JVM acts on SIGTERM once it runs
-      pids+=("$pid")
-      names+=("$node")
+      running+=("node $node" "$pid")
     fi
     rm -f -- "$(node_dir "$node")/kafka.pid"
   done
-  deadline=$((SECONDS + STOP_TIMEOUT))
-  local i
-  for i in "${!pids[@]}"; do
-    while ! pid_gone "${pids[$i]}" && ((SECONDS < deadline)); do
-      sleep 0.2
-    done
-    if ! pid_gone "${pids[$i]}"; then
-      say "node ${names[$i]} (pid ${pids[$i]}) did not stop within ${STOP_TIMEOUT}s; sending SIGKILL" >&2
-      kill -KILL "${pids[$i]}" 2>/dev/null || true
-      while ! pid_gone "${pids[$i]}"; do sleep 0.1; done
-    fi
-    say "stopped node ${names[$i]} (pid ${pids[$i]})"
-  done
+  ((${#running[@]} == 0)) || stop_brokers "$STOP_TIMEOUT" "${running[@]}"
 }
 
 # --------------------------------------------------------------------------
 # readiness and provisioning, through the plaintext tools listener
-
-tool() {
-  java "${TOOL_FLAGS[@]}" -cp "$LIB_DIR/*" "$@"
-}
 
 write_probe_config() {
   cat >"$DIR/probe.properties" <<EOF
@@ -281,41 +240,38 @@ reconnect.backoff.max.ms=500
 EOF
 }
 
-# True when every node is registered and unfenced.
-all_unfenced() {
-  tool org.apache.kafka.tools.ClusterTool list-endpoints \
-      --bootstrap-server "$(bootstrap "$KAFKA_CLUSTER_TOOLS_PORTS")" \
-      --command-config "$DIR/probe.properties" 2>/dev/null \
-    | awk '$5 == "unfenced" { n[$1] = 1 } END { exit !(n[1] && n[2] && n[3]) }'
+# The partitions that have fewer in-sync replicas than replicas, one a line; fails when
+# the tools listener does not answer.
+under_replicated() {
+  kafka_tool org.apache.kafka.tools.TopicCommand --describe --under-replicated-partitions \
+    --bootstrap-server "$(bootstrap "$KAFKA_CLUSTER_TOOLS_PORTS")" \
+    --command-config "$DIR/probe.properties" 2>/dev/null
 }
 
-# True when no partition has fewer in-sync replicas than replicas.
-all_in_sync() {
-  local out
-  out=$(tool org.apache.kafka.tools.TopicCommand --describe --under-replicated-partitions \
-      --bootstrap-server "$(bootstrap "$KAFKA_CLUSTER_TOOLS_PORTS")" \
-      --command-config "$DIR/probe.properties" 2>/dev/null) || return 1
-  [[ -z $out ]]
-}
-
+# Every node has started (unfenced, its listeners open: node.sh's await_started, no JVM),
+# then every replica is in sync: one TopicCommand, again each second only while a
+# restarted node catches up on the partitions it follows.
 wait_ready() {
-  local deadline=$((SECONDS + START_TIMEOUT)) node listening
-  while ((SECONDS < deadline)); do
-    listening=1
-    for node in "${NODES[@]}"; do
-      if ! running_pid "$node" >/dev/null; then
-        tail -n 20 -- "$(node_dir "$node")/kafka.out" "$(node_dir "$node")/kafka.log" >&2 || true
-        die "node $node exited during start-up (see $(node_dir "$node")/kafka.log)"
-      fi
-      port_open "$(nth "$KAFKA_CLUSTER_TOOLS_PORTS" "$node")" || listening=0
-    done
-    # Asking a JVM tool costs a second or two: only once every node listens.
-    if ((listening)) && all_unfenced && all_in_sync; then
-      return 0
+  local deadline=$((SECONDS + START_TIMEOUT)) node dir pid not_ready
+  for node in "${NODES[@]}"; do
+    dir=$(node_dir "$node")
+    if ! pid=$(running_pid "$node"); then
+      show_log_tail "$dir"
+      die "node $node exited during start-up (see $dir/kafka.log)"
     fi
-    sleep 0.5
+    if ! not_ready=$(await_started "$dir" "$pid" "$(nth "$KAFKA_CLUSTER_TOOLS_PORTS" "$node")" "$deadline"); then
+      show_log_tail "$dir"
+      die "node $node not ready: it $not_ready (see $dir/kafka.log)"
+    fi
   done
-  die "cluster not ready after ${START_TIMEOUT}s (see $DIR/node-*/kafka.log)"
+  local lagging
+  until lagging=$(under_replicated) && [[ -z $lagging ]]; do
+    if ((SECONDS >= deadline)); then
+      [[ -n $lagging ]] || die "cluster not ready after ${START_TIMEOUT} s: TopicCommand got no answer on the tools listeners"
+      die "cluster not ready after ${START_TIMEOUT} s: $(wc -l <<<"$lagging") partitions under-replicated, as $(head -n 1 <<<"$lagging" | tr -s '[:space:]' ' ')"
+    fi
+    sleep 1
+  done
 }
 
 provision() {
@@ -324,16 +280,25 @@ provision() {
   tools=$(bootstrap "$KAFKA_CLUSTER_TOOLS_PORTS")
   local -a topic_list
   IFS=, read -r -a topic_list <<<"$(topics)"
+  # A JVM each, side by side: one after the other, their start-ups add up.
+  local -a jobs=()
   for topic in "${topic_list[@]}"; do
-    tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$tools" --create --if-not-exists \
-      --topic "$topic" --partitions 6 --replication-factor 3 >/dev/null
+    kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$tools" --create --if-not-exists \
+      --topic "$topic" --partitions 6 --replication-factor 3 >/dev/null &
+    jobs+=($!)
   done
   # What a producer needs: describe and write its topics, write idempotently.
-  tool org.apache.kafka.tools.AclCommand --bootstrap-server "$tools" --add \
+  kafka_tool org.apache.kafka.tools.AclCommand --bootstrap-server "$tools" --add \
     --allow-principal "User:$BRIDGE_USER" --operation Write --operation Describe \
-    "${topic_list[@]/#/--topic=}" >/dev/null
-  tool org.apache.kafka.tools.AclCommand --bootstrap-server "$tools" --add \
-    --allow-principal "User:$BRIDGE_USER" --operation IdempotentWrite --cluster >/dev/null
+    "${topic_list[@]/#/--topic=}" >/dev/null &
+  jobs+=($!)
+  kafka_tool org.apache.kafka.tools.AclCommand --bootstrap-server "$tools" --add \
+    --allow-principal "User:$BRIDGE_USER" --operation IdempotentWrite --cluster >/dev/null &
+  jobs+=($!)
+  local job
+  for job in "${jobs[@]}"; do
+    wait "$job" || die "creating the topics or the ACLs of User:$BRIDGE_USER failed"
+  done
   printf '%s\n' "$(topics)" >"$stamp"
   say "created topics $(topics) (RF 3, 6 partitions) and the ACLs of User:$BRIDGE_USER"
 }
@@ -358,7 +323,35 @@ BRIDGE_KAFKA_SSL_CAFILE=$TLS_DIR/ca.pem
 BRIDGE_KAFKA_SSL_CERTFILE=$TLS_DIR/$BRIDGE_USER.pem
 BRIDGE_KAFKA_SSL_KEYFILE=$TLS_DIR/$BRIDGE_USER.key
 EOF
+    cat >"$DIR/bridge-proxied.env" <<EOF
+# The bridge over SASL_SSL (SCRAM-SHA-512) to the local cluster (cluster.sh up), through
+# a proxy in front of each broker: toxiproxy-server -config $DIR/toxiproxy.json
+BRIDGE_KAFKA_BOOTSTRAP_SERVERS=$(bootstrap "$KAFKA_CLUSTER_PROXY_PORTS")
+BRIDGE_KAFKA_SECURITY_PROTOCOL=SASL_SSL
+BRIDGE_KAFKA_SASL_MECHANISM=SCRAM-SHA-512
+BRIDGE_KAFKA_SASL_USERNAME=$BRIDGE_USER
+BRIDGE_KAFKA_SASL_PASSWORD=$BRIDGE_PASSWORD
+BRIDGE_KAFKA_SSL_CAFILE=$TLS_DIR/ca.pem
+EOF
   )
+  write_toxiproxy_config
+}
+
+# Toxiproxy's proxies, as its -config file (or the body of POST /populate):
+# one per node, from the port its PROXIED listener advertises to that listener.
+write_toxiproxy_config() {
+  local node separator=""
+  {
+    printf '['
+    for node in "${NODES[@]}"; do
+      printf '%s\n  {"name": "kafka-%s", "listen": "127.0.0.1:%s", "upstream": "127.0.0.1:%s", "enabled": true}' \
+        "$separator" "$node" "$(nth "$KAFKA_CLUSTER_PROXY_PORTS" "$node")" \
+        "$(nth "$KAFKA_CLUSTER_PROXIED_PORTS" "$node")"
+      separator=,
+    done
+    printf '\n]\n'
+  } >"$DIR/toxiproxy.json.tmp"
+  mv -f -- "$DIR/toxiproxy.json.tmp" "$DIR/toxiproxy.json"
 }
 
 # --------------------------------------------------------------------------
@@ -372,7 +365,7 @@ cmd_up() {
   command -v java >/dev/null 2>&1 || die "java not found; install Java 17+"
   make_tls
   if [[ ! -s $CLUSTER_ID_FILE ]]; then
-    tool kafka.tools.StorageTool random-uuid >"$CLUSTER_ID_FILE"
+    kafka_tool kafka.tools.StorageTool random-uuid >"$CLUSTER_ID_FILE"
   fi
   write_probe_config
   local node
@@ -395,7 +388,7 @@ cmd_up() {
   wait_ready
   provision
   write_env_files
-  say "ready: SASL_SSL $(bootstrap "$KAFKA_CLUSTER_SASL_PORTS"), mTLS $(bootstrap "$KAFKA_CLUSTER_MTLS_PORTS"), tools $(bootstrap "$KAFKA_CLUSTER_TOOLS_PORTS"); settings in $DIR/bridge.env"
+  say "ready: SASL_SSL $(bootstrap "$KAFKA_CLUSTER_SASL_PORTS"), mTLS $(bootstrap "$KAFKA_CLUSTER_MTLS_PORTS"), tools $(bootstrap "$KAFKA_CLUSTER_TOOLS_PORTS"), proxied $(bootstrap "$KAFKA_CLUSTER_PROXY_PORTS"); settings in $DIR/bridge.env"
 }
 
 cmd_down() {

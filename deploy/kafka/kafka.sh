@@ -17,10 +17,10 @@
 set -euo pipefail
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
-LIB_DIR="$SCRIPT_DIR/lib"
+# shellcheck source=node.sh
+source "$SCRIPT_DIR/node.sh"
 POM="$SCRIPT_DIR/pom.xml"
 TEMPLATE=${KAFKA_TEMPLATE:-$SCRIPT_DIR/server.properties.template}
-LOG4J_CONFIG="$SCRIPT_DIR/log4j2.yaml"
 FETCH_STAMP="$LIB_DIR/.fetched"
 
 PORT=${KAFKA_PORT:-9092}
@@ -29,23 +29,6 @@ STATE_DIR=${KAFKA_STATE_DIR:-$SCRIPT_DIR/state}
 HEAP=${KAFKA_HEAP:--Xms256m -Xmx512m}
 START_TIMEOUT=${KAFKA_START_TIMEOUT:-60}
 STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
-
-JVM_FLAGS=(
-  -XX:+UseG1GC
-  -XX:MaxGCPauseMillis=20
-  -XX:InitiatingHeapOccupancyPercent=35
-  -XX:+ExplicitGCInvokesConcurrent
-  -XX:+ExitOnOutOfMemoryError
-  -Djava.awt.headless=true
-)
-# Short-lived tool JVMs (storage format, readiness probe): quick start-up.
-TOOL_FLAGS=(
-  -Xms32m
-  -Xmx256m
-  -XX:+UseSerialGC
-  -XX:TieredStopAtLevel=1
-  -Djava.awt.headless=true
-)
 
 say() { printf 'kafka: %s\n' "$*"; }
 die() { printf 'kafka: %s\n' "$*" >&2; exit 1; }
@@ -68,7 +51,6 @@ abs_state_dir() {
   LOG_FILE="$STATE_DIR/kafka.log"
   OUT_FILE="$STATE_DIR/kafka.out"
   CLUSTER_ID_FILE="$STATE_DIR/cluster.id"
-  PROBE_CONFIG="$STATE_DIR/probe.properties"
 }
 
 check_number() {
@@ -79,37 +61,9 @@ require_java() {
   command -v java >/dev/null 2>&1 || die "java not found; install Java 17+"
 }
 
-# True if something accepts TCP connections on 127.0.0.1:$1.
-port_open() {
-  # shellcheck disable=SC2016  # $1 is expanded by the inner shell
-  timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null
-}
-
-# The pid recorded in the state dir, if that process is our broker and alive
-# (not a zombie, not a reused pid: its command line names our config file).
+# The broker's pid, if it runs.
 running_pid() {
-  local pid args
-  [[ -n ${PID_FILE:-} && -f $PID_FILE ]] || return 1
-  pid=$(<"$PID_FILE")
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  args=$(ps -o args= -p "$pid" 2>/dev/null) || return 1
-  [[ $args == *kafka.Kafka*"$CONFIG"* ]] || return 1
-  printf '%s\n' "$pid"
-}
-
-# True once the process has exited. A zombie whose threads have all ended
-# counts as gone (its parent may reap it late); a zombie main thread with
-# other threads still running does not (they may still hold the ports).
-pid_gone() {
-  local stat threads
-  read -r stat threads < <(ps -o stat=,nlwp= -p "$1" 2>/dev/null) || return 0
-  [[ $stat == Z* ]] && ((threads <= 1))
-}
-
-wait_gone() {
-  while ! pid_gone "$1"; do
-    sleep 0.1
-  done
+  broker_pid "$STATE_DIR"
 }
 
 # "127.0.0.1:PORT" as configured in the state dir (falls back to settings).
@@ -134,16 +88,6 @@ kafka_version() {
   printf 'unknown\n'
 }
 
-show_log_tail() {
-  local f
-  for f in "$OUT_FILE" "$LOG_FILE"; do
-    if [[ -s $f ]]; then
-      printf -- '--- last lines of %s ---\n' "$f" >&2
-      tail -n 20 -- "$f" >&2
-    fi
-  done
-}
-
 # A random Kafka cluster id: 16 random bytes, base64url, no padding
 # (like org.apache.kafka.common.Uuid; never starting with '-').
 new_cluster_id() {
@@ -162,14 +106,6 @@ render_config() {
       -e "s|@DATA_DIR@|$DATA_DIR|g" \
       "$TEMPLATE" >"$tmp"
   mv -f -- "$tmp" "$CONFIG"
-  cat >"$PROBE_CONFIG" <<EOF
-# Admin client settings for the readiness probe (kafka.sh start).
-request.timeout.ms=5000
-default.api.timeout.ms=10000
-socket.connection.setup.timeout.ms=2000
-socket.connection.setup.timeout.max.ms=2000
-reconnect.backoff.max.ms=500
-EOF
 }
 
 # --------------------------------------------------------------------------
@@ -199,7 +135,7 @@ cmd_fetch() {
 }
 
 cmd_start() {
-  local pid cluster_id deadline
+  local pid cluster_id
 
   check_number KAFKA_PORT "$PORT"
   check_number KAFKA_CONTROLLER_PORT "$CONTROLLER_PORT"
@@ -233,63 +169,27 @@ cmd_start() {
   cluster_id=$(<"$CLUSTER_ID_FILE")
 
   if [[ ! -f $DATA_DIR/meta.properties ]]; then
-    if ! java "${TOOL_FLAGS[@]}" -cp "$LIB_DIR/*" kafka.tools.StorageTool \
+    if ! kafka_tool kafka.tools.StorageTool \
         format --standalone -t "$cluster_id" -c "$CONFIG" >"$OUT_FILE" 2>&1; then
       cat -- "$OUT_FILE" >&2
       die "formatting $DATA_DIR failed"
     fi
   fi
 
-  local -a heap
-  read -r -a heap <<<"$HEAP"
-  local -a cmd=(
-    java "${heap[@]}" "${JVM_FLAGS[@]}"
-    "-Dlog4j2.configurationFile=$LOG4J_CONFIG"
-    "-Dkafka.logs.dir=$STATE_DIR"
-    -cp "$LIB_DIR/*"
-    kafka.Kafka "$CONFIG"
-  )
-  # A new session, so that a terminal's Ctrl-C does not reach the broker.
-  if command -v setsid >/dev/null 2>&1; then
-    cmd=(setsid "${cmd[@]}")
-  fi
-  (cd -- "$STATE_DIR" && exec "${cmd[@]}") </dev/null >"$OUT_FILE" 2>&1 &
-  pid=$!
-  printf '%s\n' "$pid" >"$PID_FILE"
-
-  # Wait until the broker answers a real metadata request and lists itself
-  # as a live (unfenced) broker.
-  deadline=$((SECONDS + START_TIMEOUT))
-  local ready=0
-  while ((SECONDS < deadline)); do
-    if pid_gone "$pid"; then
-      rm -f -- "$PID_FILE"
-      show_log_tail
-      die "broker exited during start-up (see $LOG_FILE)"
-    fi
-    if port_open "$PORT" \
-        && java "${TOOL_FLAGS[@]}" -cp "$LIB_DIR/*" org.apache.kafka.tools.ClusterTool \
-          list-endpoints --bootstrap-server "127.0.0.1:$PORT" \
-          --command-config "$PROBE_CONFIG" 2>/dev/null \
-          | awk -v port="$PORT" '$2 == "127.0.0.1" && $3 == port && $5 == "unfenced" { found = 1 }
-                                 END { exit !found }'; then
-      ready=1
-      break
-    fi
-    sleep 0.2
-  done
-  if ((ready == 0)); then
-    show_log_tail
+  pid=$(launch_broker "$STATE_DIR" "$HEAP")
+  local not_ready
+  if ! not_ready=$(await_started "$STATE_DIR" "$pid" "$PORT" "$((SECONDS + START_TIMEOUT))"); then
+    show_log_tail "$STATE_DIR"
     kill -KILL "$pid" 2>/dev/null || true
     wait_gone "$pid"
     rm -f -- "$PID_FILE"
-    die "broker not ready after ${START_TIMEOUT}s (see $LOG_FILE)"
+    die "broker on 127.0.0.1:$PORT not ready: it $not_ready (see $LOG_FILE)"
   fi
   say "ready on 127.0.0.1:$PORT (Apache Kafka $(kafka_version), pid $pid)"
 }
 
 cmd_stop() {
-  local pid deadline
+  local pid
   check_number KAFKA_STOP_TIMEOUT "$STOP_TIMEOUT"
   abs_state_dir
   if ! pid=$(running_pid); then
@@ -297,20 +197,8 @@ cmd_stop() {
     say "not running"
     return 0
   fi
-  kill -TERM "$pid" 2>/dev/null || true
-  # A frozen (SIGSTOP) broker only acts on SIGTERM once it runs again.
-  kill -CONT "$pid" 2>/dev/null || true
-  deadline=$((SECONDS + STOP_TIMEOUT))
-  while ! pid_gone "$pid" && ((SECONDS < deadline)); do
-    sleep 0.2
-  done
-  if ! pid_gone "$pid"; then
-    say "broker (pid $pid) did not stop within ${STOP_TIMEOUT}s; sending SIGKILL" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-    wait_gone "$pid"
-  fi
+  stop_brokers "$STOP_TIMEOUT" broker "$pid"
   rm -f -- "$PID_FILE"
-  say "stopped (pid $pid)"
 }
 
 cmd_status() {

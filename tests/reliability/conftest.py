@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from tests.broker import LocalBroker
-from tests.reliability.ports import quiet_port
+from tests.ports import free_port
 from tests.reliability.report import CASES, SCENARIOS, case_table, scenario_table, write_results
 
 
 @pytest.fixture
 def quiet_broker(tmp_path: Path) -> Iterator[LocalBroker]:
     """A broker for this test alone, which it may kill or freeze, on ports no one else takes."""
-    broker = LocalBroker(tmp_path / "kafka", port=quiet_port(), controller_port=quiet_port())
+    broker = LocalBroker(tmp_path / "kafka", port=free_port(), controller_port=free_port())
     broker.start()
     try:
         yield broker

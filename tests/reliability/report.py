@@ -34,6 +34,7 @@ class ScenarioReport:
     duplicates: int  # records beyond the first of each event (same key, value, ce_id)
     stored_unacknowledged: int  # in the topic although never answered 200 (allowed)
     late_copies: int  # a copy of an older version after a newer one of the same key
+    order_violations: int  # acknowledged versions of a key stored out of order: must be 0
     recover_seconds: float  # fault removed -> first 200 to a callback sent after that
     unavailable_seconds: float  # fault began -> that same 200: the outage the sender saw
     notes: dict[str, Any] = field(default_factory=dict)
@@ -55,15 +56,15 @@ def count_case(suite: str, prop: str, status: int) -> None:
 
 def scenario_table() -> list[str]:
     header = (
-        f"{'scenario':<34} {'profile':<6} {'callbacks':>9} {'200':>6} {'503':>5} {'conn':>5} "
-        f"{'lost':>4} {'dups':>5} {'recover s':>9} {'outage s':>8}"
+        f"{'scenario':<50} {'profile':<6} {'callbacks':>9} {'200':>6} {'503':>5} {'conn':>5} "
+        f"{'lost':>4} {'dups':>5} {'order':>5} {'recover s':>9} {'outage s':>8}"
     )
     lines = [header]
     for r in SCENARIOS:
         lines.append(
-            f"{r.scenario:<34} {r.profile:<6} {r.callbacks:>9} {r.answered_200:>6} "
+            f"{r.scenario:<50} {r.profile:<6} {r.callbacks:>9} {r.answered_200:>6} "
             f"{r.answered_503:>5} {r.connection_failures:>5} {r.lost:>4} {r.duplicates:>5} "
-            f"{r.recover_seconds:>9.1f} {r.unavailable_seconds:>8.1f}"
+            f"{r.order_violations:>5} {r.recover_seconds:>9.1f} {r.unavailable_seconds:>8.1f}"
         )
     return lines
 

@@ -30,10 +30,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from tests.broker import LocalBroker
 from tests.kafka_tools import unique_topic
 from tests.reliability.ledger import audit
-from tests.reliability.proc import open_fds, rss_mib
 from tests.reliability.sender import Sender
 from tests.servers import BridgeProcess
 
@@ -141,8 +142,8 @@ async def _run(sender: Sender, pid: int, seconds: float, every: float) -> list[S
             samples.append(
                 Sample(
                     at=round(time.monotonic() - began, 2),
-                    rss_mib=round(rss_mib(pid), 2),
-                    open_fds=open_fds(pid),
+                    rss_mib=round(psutil.Process(pid).memory_info().rss / 2**20, 2),
+                    open_fds=psutil.Process(pid).num_fds(),
                     answered=len(recent),
                     p99_ms=_rounded(p99([(a.ended - a.started) * 1000 for a in recent])),
                     statuses=statuses,

@@ -1,10 +1,10 @@
 """Faults of a production-shaped cluster: three nodes, RF 3, min.insync.replicas=2, SCRAM, ACLs.
 
-The bridge reaches the cluster over SASL_SSL, as in production; the tests
-read and administer it over its plaintext tools listener. As in
-test_faults.py, a sender that retries like the platform keeps a steady
-stream going, and afterwards the topic must hold every video answered 200.
-The bridge recovers in the same process each time.
+The bridge reaches the cluster over SASL_SSL, as in production (through
+Toxiproxy for the network faults); the tests read and administer it over its
+plaintext tools listener. As in test_faults.py, a sender that retries like
+the platform keeps a steady stream going, and afterwards the topic must hold
+every video answered 200. The bridge recovers in the same process each time.
 
 The short profile runs in `make test`; the long one in `make reliability`.
 """
@@ -17,35 +17,45 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from tests.cluster import LocalCluster, granted_topics
-from tests.kafka_tools import unique_topic
+from tests.kafka_tools import java_partition, unique_topic
 from tests.oauth_server import TokenEndpoint
 from tests.reliability.ledger import audit
 from tests.reliability.report import ScenarioReport
-from tests.reliability.sender import Attempt, Sender
+from tests.reliability.sender import Attempt, Callback, Sender
 from tests.reliability.test_faults import (
+    ROUTE,
     TOKEN,
     Profile,
     Recovery,
     assert_nothing_lost,
     failed_since,
-    metric,
-    ready_status,
     recover,
     scenario_report,
     sender_for,
     traffic,
 )
 from tests.servers import BridgeProcess
+from tests.toxiproxy import (
+    Toxic,
+    ToxiproxyServer,
+    bandwidth,
+    black_hole,
+    latency,
+    limit_data,
+    reset_peer,
+)
 
 # The first test to ask for the cluster waits for it to start (minutes on a busy machine).
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(900)]
@@ -62,17 +72,23 @@ RECOVERY_LIMIT = 20.0  # seconds from a fault's end to the first 200 after it
 
 
 async def cluster_bridge(
-    cluster: LocalCluster, profile: Profile, log: Path, video_topic: str | None = None
+    cluster: LocalCluster,
+    profile: Profile,
+    log: Path,
+    video_topic: str | None = None,
+    env_file: str = "bridge.env",
+    **extra: str,
 ) -> tuple[BridgeProcess, dict[str, str]]:
     """A bridge over SASL_SSL on topics of its own (RF 3, 6 partitions), already granted."""
     topics = granted_topics(**({"topic_video_upload": video_topic} if video_topic else {}))
     settings = {
-        **cluster.settings("bridge.env"),
+        **cluster.settings(env_file),
         **topics,
         "auth_tokens": TOKEN,
         "retry_after_seconds": "1",
         "produce_timeout_seconds": str(profile.produce_timeout),
         "startup_timeout_seconds": str(profile.startup_timeout),
+        **extra,
     }
     await cluster.create_topics(*topics.values())
     bridge = await asyncio.to_thread(BridgeProcess(log, **settings).start)
@@ -81,13 +97,18 @@ async def cluster_bridge(
 
 @asynccontextmanager
 async def bridge_on(
-    cluster: LocalCluster, profile: Profile, log: Path, video_topic: str | None = None
+    cluster: LocalCluster,
+    profile: Profile,
+    log: Path,
+    video_topic: str | None = None,
+    env_file: str = "bridge.env",
+    **extra: str,
 ) -> AsyncIterator[tuple[BridgeProcess, dict[str, str]]]:
-    bridge, settings = await cluster_bridge(cluster, profile, log, video_topic)
+    bridge, settings = await cluster_bridge(cluster, profile, log, video_topic, env_file, **extra)
     try:
         yield bridge, settings
         assert bridge.exit_code() is None  # recovered on its own, in the same process
-        assert await ready_status(bridge) == 200
+        assert await asyncio.to_thread(bridge.ready_status) == 200
     finally:
         await asyncio.to_thread(bridge.stop)
 
@@ -126,10 +147,12 @@ async def report_of(
     topic: str,
     recoveries: list[Recovery],
     seconds: float,
+    floods: Sequence[Sender] = (),
     **notes: Any,
 ) -> ScenarioReport:
-    result = await audit(cluster.tools_bootstrap, topic, sender)
-    report = scenario_report(scenario, profile, [sender], result, recoveries, seconds, **notes)
+    result = await audit(cluster.tools_bootstrap, topic, sender, *floods)
+    senders = [sender, *floods]
+    report = scenario_report(scenario, profile, senders, result, recoveries, seconds, **notes)
     assert_nothing_lost(report, result)
     assert report.recover_seconds <= RECOVERY_LIMIT
     return report
@@ -160,7 +183,7 @@ async def test_leader_of_the_busiest_partition_killed_and_back(
                 await asyncio.to_thread(kafka_cluster.up)
                 recoveries.append(await recover(sender, killed, time.monotonic(), profile))
         seconds = time.monotonic() - started
-        replaced = metric(bridge, "bridge_producer_recreations_total")
+        replaced = bridge.metric("bridge_producer_recreations_total")
     await report_of(
         kafka_cluster,
         "cluster: leader of the busiest partition SIGKILL",
@@ -252,6 +275,227 @@ async def test_two_of_three_brokers_down_every_callback_is_503(
     assert {attempt.status for attempt in while_down} <= {503, 0}
 
 
+# -- 4. the network between the bridge and one broker (Toxiproxy) ------------------------
+
+PARTITIONS = 6  # of the bridge's topics on the cluster (granted_topics, create_topics)
+LATENCY_S = 0.5
+
+
+@dataclass(frozen=True)
+class NetworkFault:
+    toxics: tuple[Toxic, ...]  # on the connections of one broker's proxy, open ones included
+    settings: dict[str, str] = field(default_factory=dict)  # of the bridge
+    flood: bool = False  # besides the steady stream, large callbacks while the fault lasts
+
+
+NETWORK_FAULTS = {
+    # The broker's answers 500 ms late: every round trip to it 500 ms longer.
+    "latency": NetworkFault((latency(500),)),
+    # Nothing gets through either way, and connections hang (neither refused nor closed).
+    "black hole": NetworkFault((black_hole("upstream"), black_hole("downstream"))),
+    # Each connection closed after 16 kB of answers, mid-answer: past its TLS and SASL
+    # handshakes and a few dozen produce answers, so that requests the broker carried out
+    # go unanswered, again and again.
+    "connections cut mid-answer": NetworkFault((limit_data(16_000),)),
+    # Each connection reset at the broker's next answer, which is lost, and every new one
+    # at its first bytes: the broker is out of reach, refused rather than silent.
+    "connections reset": NetworkFault((reset_peer(),)),
+    # Records uncompressed, and a flood of large callbacks on top of the steady stream, so
+    # that the link is the bottleneck: lz4 shrinks these look-alike videos some 45-fold, and
+    # the steady stream alone needs about 1 KB/s to a broker.
+    "bandwidth 100 KB/s": NetworkFault(
+        (bandwidth(100, stream="upstream"), bandwidth(100)),
+        settings={"kafka_compression": "none"},
+        flood=True,
+    ),
+}
+
+
+class Window(NamedTuple):
+    node: int
+    partitions: frozenset[int]  # of the video topic, led by `node`
+    faulted: float
+    healed: float
+    connections: int  # that the broker's proxy accepted meanwhile
+
+
+class Partitions:
+    """The partitions each callback's videos go to (computed once per callback)."""
+
+    def __init__(self) -> None:
+        self._of: dict[int, frozenset[int]] = {}
+
+    def of(self, callback: Callback) -> frozenset[int]:
+        known = self._of.get(callback.number)
+        if known is None:
+            keys = [video_id.encode() for video_id in callback.videos]
+            known = frozenset(java_partition(key, PARTITIONS) for key in keys)
+            self._of[callback.number] = known
+        return known
+
+    def attempts(self, sender: Sender, window: Window, *, through: bool) -> list[Attempt]:
+        """Attempts made while the fault was on, to callbacks with (`through`) or without a
+        record on the faulted broker's partitions."""
+        return [
+            attempt
+            for callback in sender.callbacks
+            if bool(self.of(callback) & window.partitions) == through
+            for attempt in callback.attempts
+            if window.faulted + 1 < attempt.started and attempt.ended < window.healed
+        ]
+
+    def first_success_after(
+        self, sender: Sender, partitions: frozenset[int], moment: float
+    ) -> float | None:
+        """Seconds from `moment` to the first 200 to an attempt started after it, of a
+        callback with a record on `partitions`."""
+        ends = [
+            attempt.ended
+            for callback in sender.callbacks
+            for attempt in callback.attempts
+            if attempt.status == 200 and attempt.started >= moment
+            if self.of(callback) & partitions
+        ]
+        return min(ends) - moment if ends else None
+
+
+async def recover_through(
+    sender: Sender, partitions: Partitions, window: Window, profile: Profile
+) -> Recovery:
+    """As `recover`, counting only callbacks with a record on the faulted broker's partitions:
+    the others never stopped."""
+
+    def recovered(sender: Sender) -> float | None:
+        return partitions.first_success_after(sender, window.partitions, window.healed)
+
+    await sender.until(lambda s: recovered(s) is not None, within=90)
+    seconds = recovered(sender)
+    assert seconds is not None
+    await sender.until_acknowledged(sender.acknowledged_videos + profile.after)
+    return Recovery(seconds, window.healed + seconds - window.faulted)
+
+
+@asynccontextmanager
+async def readiness(bridge: BridgeProcess) -> AsyncIterator[list[tuple[float, int]]]:
+    """What /readyz answers, twice a second, while the block runs."""
+    samples: list[tuple[float, int]] = []
+
+    async def sample() -> None:
+        while True:
+            samples.append((time.monotonic(), await asyncio.to_thread(bridge.ready_status)))
+            await asyncio.sleep(0.5)  # the sampling period
+
+    sampling = asyncio.create_task(sample())
+    try:
+        yield samples
+    finally:
+        sampling.cancel()
+        await asyncio.gather(sampling, return_exceptions=True)
+
+
+def lane_key(sender: Sender, lane: int) -> bytes:
+    return f"{sender.prefix}-lane{lane}".encode()
+
+
+def flood_for(bridge: BridgeProcess) -> Sender:
+    """400 videos a second in callbacks of 50, each sent once (about 310 KB/s of records)."""
+    prefix = f"flood-{uuid.uuid4().hex[:8]}"
+    return Sender(bridge.url + ROUTE, prefix, rate=8, videos_per_callback=50, in_flight=8, tries=1)
+
+
+def durations(attempts: list[Attempt]) -> dict[str, float]:
+    seconds = sorted(a.ended - a.started for a in attempts)
+    return {"median": round(seconds[len(seconds) // 2], 2), "max": round(seconds[-1], 2)}
+
+
+@pytest.mark.parametrize("fault", list(NETWORK_FAULTS))
+@pytest.mark.parametrize("profile", LONG_ONLY)
+async def test_network_fault_between_the_bridge_and_one_broker(
+    profile: Profile,
+    fault: str,
+    kafka_cluster: LocalCluster,
+    toxiproxy: ToxiproxyServer,
+    tmp_path: Path,
+) -> None:
+    network = NETWORK_FAULTS[fault]
+    partitions = Partitions()
+    recoveries: list[Recovery] = []
+    windows: list[Window] = []
+    floods: list[Sender] = []
+    started = time.monotonic()
+    log = tmp_path / "bridge.log"
+    async with bridge_on(
+        kafka_cluster, profile, log, env_file="bridge-proxied.env", **network.settings
+    ) as (bridge, settings):
+        topic = settings["topic_video_upload"]
+        sender = sender_for(bridge, profile)
+        async with traffic(sender), readiness(bridge) as ready:
+            await sender.until_acknowledged(profile.warm_up)
+            for cycle in range(profile.cycles):
+                # The broker that leads a lane's partition: the order of that key is checked.
+                leaders = await kafka_cluster.leaders(topic)
+                node = leaders[java_partition(lane_key(sender, cycle), PARTITIONS)]
+                proxy = f"kafka-{node}"
+                led = frozenset(p for p, leader in leaders.items() if leader == node)
+                flood = [flood_for(bridge)] if network.flood else []
+                floods += flood
+                accepted = toxiproxy.connections(proxy)
+                applied = [await toxiproxy.api.add(proxy, toxic) for toxic in network.toxics]
+                faulted = time.monotonic()
+                async with traffic(*flood):
+                    await asyncio.sleep(profile.outage)  # how long the fault lasts
+                for toxic in applied:
+                    await toxiproxy.api.remove(proxy, toxic)
+                healed = time.monotonic()
+                connections = toxiproxy.connections(proxy) - accepted
+                windows.append(Window(node, led, faulted, healed, connections))
+                # Only the bridge's way to the broker was faulted: the cluster saw nothing.
+                assert await kafka_cluster.leaders(topic) == leaders
+                recoveries.append(await recover_through(sender, partitions, windows[-1], profile))
+        seconds = time.monotonic() - started
+        replaced = bridge.metric("bridge_producer_recreations_total")
+    through = [a for w in windows for a in partitions.attempts(sender, w, through=True)]
+    around = [a for w in windows for a in partitions.attempts(sender, w, through=False)]
+    ready_while_faulted = collections.Counter(
+        status for moment, status in ready for w in windows if w.faulted < moment < w.healed
+    )
+    await report_of(
+        kafka_cluster,
+        f"cluster: {fault} to one node",
+        profile,
+        sender,
+        topic,
+        recoveries,
+        seconds,
+        floods=floods,
+        faulted_nodes=[w.node for w in windows],
+        connections_accepted_while_faulted=[w.connections for w in windows],
+        answers_through_it=messages(through),
+        answers_around_it=messages(around),
+        seconds_through_it=durations(through),
+        seconds_around_it=durations(around),
+        readyz_while_faulted=dict(ready_while_faulted),
+        flood_videos_acknowledged=sum(f.acknowledged_videos for f in floods),
+        producer_recreations=replaced,
+    )
+    assert through and around
+    # Two brokers of three answer: the bridge stays ready (and in a Service) throughout.
+    assert set(ready_while_faulted) == {200}
+    if fault == "latency":
+        # Every callback that needed the slow broker waited for it.
+        assert min(a.ended - a.started for a in through if a.status == 200) >= LATENCY_S
+    if fault in ("black hole", "connections reset"):
+        # Nothing on the broker out of reach is acknowledged, and no answer hangs: each is a
+        # 503 within the produce timeout. The other brokers' partitions go on. (A connection
+        # the bridge closed after its keep-alive as the sender reused it is no answer, 0.)
+        assert {a.status for a in through} - {0} == {503}
+        assert max(a.ended - a.started for a in through) < profile.produce_timeout + 2
+        assert {a.status for a in around} - {0} == {200}
+    if fault == "connections cut mid-answer":
+        # Cut, the bridge connected again, more than once each time.
+        assert min(w.connections for w in windows) >= 2
+
+
 # -- 5. the bridge's ACL removed under load, then restored -------------------------------
 
 
@@ -260,8 +504,7 @@ async def test_acl_removed_under_load_then_restored(
     profile: Profile, kafka_cluster: LocalCluster, tmp_path: Path
 ) -> None:
     topic = unique_topic("acl")  # not under the prefix granted to the bridge
-    topic_acl = ("--topic", topic)
-    await asyncio.to_thread(kafka_cluster.grant, *topic_acl)
+    await kafka_cluster.grant(topic)
     recoveries: list[Recovery] = []
     windows = []
     started = time.monotonic()
@@ -271,17 +514,17 @@ async def test_acl_removed_under_load_then_restored(
         async with traffic(sender):
             await sender.until_acknowledged(profile.warm_up)
             for _ in range(profile.cycles):
-                await asyncio.to_thread(kafka_cluster.revoke, *topic_acl)
+                await kafka_cluster.revoke(topic)
                 revoked = time.monotonic()
                 await sender.until(partial(failed_since, moment=revoked), within=60)
                 denied = min(a.ended for a in sender.attempts() if a.ended >= revoked and a.status)
                 await asyncio.sleep(profile.outage)  # how long the ACL stays away
                 restoring = time.monotonic()
                 windows.append((denied, restoring))
-                await asyncio.to_thread(kafka_cluster.grant, *topic_acl)
+                await kafka_cluster.grant(topic)
                 recoveries.append(await recover(sender, revoked, time.monotonic(), profile))
         seconds = time.monotonic() - started
-        replaced = metric(bridge, "bridge_producer_recreations_total")
+        replaced = bridge.metric("bridge_producer_recreations_total")
     while_denied = [a for start, end in windows for a in attempts_within(sender, start, end)]
     await report_of(
         kafka_cluster,

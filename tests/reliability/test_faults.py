@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import httpx
+import psutil
 import pytest
 
 from bridge.settings import Settings
 from tests.broker import LocalBroker
 from tests.kafka_tools import unique_topic
+from tests.ports import free_port
 from tests.reliability.ledger import Audit, audit
-from tests.reliability.ports import quiet_port
-from tests.reliability.proc import open_fds, rss_mib
 from tests.reliability.report import ScenarioReport, add_scenario
 from tests.reliability.sender import Sender
 from tests.samples import VIDEO_SAMPLE
@@ -96,38 +96,6 @@ async def traffic(*senders: Sender) -> AsyncIterator[None]:
         await asyncio.gather(*running)
 
 
-async def ready_status(bridge: BridgeProcess) -> int:
-    async with httpx.AsyncClient(timeout=5) as client:
-        try:
-            return (await client.get(bridge.url + "/readyz")).status_code
-        except httpx.TransportError:
-            return 0
-
-
-async def until_ready(bridge: BridgeProcess, status: int, within: float) -> float:
-    """Seconds until /readyz answers `status` (polling another process)."""
-    started = time.monotonic()
-    async with asyncio.timeout(within):
-        while await ready_status(bridge) != status:  # noqa: ASYNC110 - another process
-            await asyncio.sleep(0.1)
-    return time.monotonic() - started
-
-
-def metric(bridge: BridgeProcess, name: str) -> float:
-    for line in httpx.get(bridge.url + "/metrics", timeout=5).text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError(f"no {name} in /metrics")
-
-
-def bridge_at(port: int, log_path: Path, settings: dict[str, str]) -> BridgeProcess:
-    """A bridge process on a given port: a restarted pod keeps its address."""
-    bridge = BridgeProcess(log_path, **settings)
-    bridge.port, bridge.url = port, f"http://127.0.0.1:{port}"
-    bridge.env["BRIDGE_PORT"] = str(port)
-    return bridge
-
-
 def scenario_report(
     scenario: str,
     profile: Profile,
@@ -159,6 +127,7 @@ def scenario_report(
         duplicates=result.duplicates,
         stored_unacknowledged=result.unacknowledged_stored,
         late_copies=result.late_copies,
+        order_violations=result.order_violations,
         recover_seconds=round(max(r.recover for r in recoveries), 2),
         unavailable_seconds=round(max(r.unavailable for r in recoveries), 2),
         notes={
@@ -224,8 +193,8 @@ async def test_broker_killed_and_restarted_under_load(
                 recoveries.append(await recover(sender, killed, time.monotonic(), profile))
         seconds = time.monotonic() - started
         assert bridge.exit_code() is None  # recovered on its own
-        assert await ready_status(bridge) == 200
-        replaced = metric(bridge, "bridge_producer_recreations_total")
+        assert await asyncio.to_thread(bridge.ready_status) == 200
+        replaced = bridge.metric("bridge_producer_recreations_total")
     finally:
         await asyncio.to_thread(bridge.stop)
     result = await audit(quiet_broker.bootstrap, settings["topic_video_upload"], sender)
@@ -293,13 +262,15 @@ async def test_broker_frozen_longer_than_the_produce_timeout(
                 # records until the produce timeout, then is answered 503.
                 flood = sender_for(bridge, profile, videos_per_callback=500, in_flight=16, tries=1)
                 floods.append(flood)
-                before = rss_mib(pid)
+                before = psutil.Process(pid).memory_info().rss / 2**20
                 await asyncio.to_thread(quiet_broker.freeze)
                 frozen = time.monotonic()
                 samples: list[tuple[float, float]] = []
                 async with traffic(flood):
                     while time.monotonic() < frozen + profile.freeze:
-                        samples.append((time.monotonic(), rss_mib(pid)))
+                        samples.append(
+                            (time.monotonic(), psutil.Process(pid).memory_info().rss / 2**20)
+                        )
                         await asyncio.sleep(0.25)  # the sampling period
                 await asyncio.to_thread(quiet_broker.thaw)
                 thawed = time.monotonic()
@@ -308,8 +279,8 @@ async def test_broker_frozen_longer_than_the_produce_timeout(
                 memory.append(memory_while_frozen(before, samples, flood, frozen + timeout + 0.5))
         seconds = time.monotonic() - started
         assert bridge.exit_code() is None
-        assert await ready_status(bridge) == 200
-        fds = open_fds(pid)
+        assert await asyncio.to_thread(bridge.ready_status) == 200
+        fds = psutil.Process(pid).num_fds()
     finally:
         await asyncio.to_thread(bridge.stop)
     senders = [sender, *floods]
@@ -356,7 +327,7 @@ async def test_broker_frozen_longer_than_the_produce_timeout(
 async def test_broker_unreachable_at_start_up_then_appearing(
     profile: Profile, tmp_path: Path
 ) -> None:
-    broker = LocalBroker(tmp_path / "kafka", port=quiet_port(), controller_port=quiet_port())
+    broker = LocalBroker(tmp_path / "kafka", port=free_port(), controller_port=free_port())
     settings = settings_for(broker.bootstrap, profile)  # a broker not started yet
     bridge = BridgeProcess(tmp_path / "bridge.log", **settings)
     await asyncio.to_thread(bridge.start, ready=False)
@@ -380,10 +351,10 @@ async def test_broker_unreachable_at_start_up_then_appearing(
         async with traffic(sender):
             await sender.until(lambda s: s.statuses().get(503, 0) >= 10, within=60)
             await asyncio.sleep(profile.outage)  # how long the broker stays away
-            assert await ready_status(bridge) == 503
+            assert await asyncio.to_thread(bridge.ready_status) == 503
             await asyncio.to_thread(broker.start)
             appeared = time.monotonic()
-            ready_after = await until_ready(bridge, 200, within=60)
+            ready_after = await bridge.wait_ready(200, within=60)
             recovered = await recover(sender, started, appeared, profile)
         seconds = time.monotonic() - started
         assert bridge.exit_code() is None
@@ -414,8 +385,10 @@ async def bridge_replaced_under_load(
 ) -> tuple[ScenarioReport, Audit, list[int]]:
     """Stop the bridge under load (`terminate`: SIGTERM, `kill`: SIGKILL) and start another."""
     settings = settings_for(bootstrap, profile)
-    port = quiet_port()
-    bridge = await asyncio.to_thread(bridge_at(port, tmp_path / "bridge-0.log", settings).start)
+    port = free_port()
+    bridge = await asyncio.to_thread(
+        BridgeProcess.at(port, tmp_path / "bridge-0.log", **settings).start
+    )
     sender = sender_for(bridge, profile)
     recoveries: list[Recovery] = []
     exit_codes = []
@@ -430,7 +403,7 @@ async def bridge_replaced_under_load(
                 else:
                     await asyncio.to_thread(bridge.kill)
                     exit_codes.append(bridge.wait())
-                bridge = bridge_at(port, tmp_path / f"bridge-{cycle + 1}.log", settings)
+                bridge = BridgeProcess.at(port, tmp_path / f"bridge-{cycle + 1}.log", **settings)
                 await asyncio.to_thread(bridge.start)
                 recoveries.append(await recover(sender, stopped, time.monotonic(), profile))
         seconds = time.monotonic() - started

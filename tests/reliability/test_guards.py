@@ -1,6 +1,6 @@
 """Every guard proven through `bridge serve` over real sockets, bytes written by hand.
 
-The ASGI tests (tests/test_auth.py) are quick; these are the ones that show
+The ASGI tests (tests/unit/http/test_auth.py) are quick; these are the ones that show
 what a user's server does: uvicorn's parsing and its proxy handling in front of
 the bridge's own. Each case has its expected status, and a case that must not
 produce is checked to have put nothing in Kafka.
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.broker import free_port
 from tests.kafka_tools import read_all
+from tests.ports import free_port
 from tests.reliability import rawhttp
 from tests.samples import sample_video, video_body
 from tests.servers import BridgeProcess, fresh_settings

@@ -1,0 +1,44 @@
+"""The bridge's paths, in one place: the public ones and `/callbacks/<kind>[/<token>]`.
+
+Dispatch, the guards and the access log all read a path through here, so that
+they agree on what is a callback, which kind, and where its token is.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from bridge.kinds import KINDS
+
+# Probes and scrapes: no credentials asked, and logged at debug level only.
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+CALLBACK_ROUTES = frozenset(kind.route for kind in KINDS)
+
+
+class CallbackPath(NamedTuple):
+    route: str  # `/callbacks/<kind>`, of a known kind or not
+    token: str | None  # the path's last segment, when there is one (may be empty)
+
+
+def callback_path(path: str) -> CallbackPath | None:
+    """`/callbacks/<kind>` or `/callbacks/<kind>/<token>` split; None for any other path."""
+    segments = path.split("/")
+    # "/callbacks/<kind>/<token>" splits into ["", "callbacks", kind, token].
+    if len(segments) in (3, 4) and not segments[0] and segments[1] == "callbacks" and segments[2]:
+        return CallbackPath(
+            "/callbacks/" + segments[2], segments[3] if len(segments) == 4 else None
+        )
+    return None
+
+
+def route_of(path: str) -> str:
+    """A bounded label for a path: a public path, a callback route, or `other`.
+
+    Never the path as sent: a callback path carries its token.
+    """
+    if path in PUBLIC_PATHS:
+        return path
+    parsed = callback_path(path)
+    if parsed is not None and parsed.route in CALLBACK_ROUTES:
+        return parsed.route
+    return "other"
