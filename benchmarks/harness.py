@@ -11,11 +11,9 @@ reports how its memory moves.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import re
-import resource
 import secrets
 import shlex
 import signal
@@ -25,7 +23,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -36,7 +33,8 @@ import msgspec
 from benchmarks import checks, loadgen, procs, profile, results, segments, targets
 from benchmarks.bodies import VENDOR_SAMPLE_VIDEOS, spread_samples, vendor_sample, videos_body
 from benchmarks.kafka_ceiling import Outcome
-from benchmarks.loadgen import ROOT, Answers
+from benchmarks.loadgen import Answers
+from benchmarks.options import PARTITIONS, QUIET_LOAD, Options, parse
 from benchmarks.results import CEILINGS, Comparison, Run
 from benchmarks.services import (
     Service,
@@ -47,66 +45,12 @@ from benchmarks.services import (
     naive_command,
     settled_count,
 )
+from benchmarks.usage import Usage, Window, load_average, watching
 from tests.broker import LocalBroker
 from tests.kafka_tools import create_topics
 
-RESULTS = ROOT / "bench-results"
-# What `make bench` runs, in this order; --only and --skip choose among them.
-PARTS = (
-    "kafka-ceiling",
-    "bare-ceiling",
-    "http-ceiling",
-    "bridge",
-    "fixed-rates",
-    "rates",
-    "naive",
-    "sizes",
-    "scaling",
-    "profile",
-)
-# The partitions of every topic a run writes to.
-PARTITIONS = 6
-QUIET_LOAD = 0.5
 # A run during which other work took more than this share of one core is run again.
 DISTURBED = 0.25
-
-
-def _env_int(name: str, default: int) -> int:
-    return int(os.environ.get(name) or default)
-
-
-def _ints(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a list of whole numbers: {text}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"not a list of positive numbers: {text}")
-    return values
-
-
-@dataclass
-class Options:
-    seconds: int = 15
-    warmup: int = 3
-    broker_warmup: int = 10  # seconds of producing into a broker the harness started
-    connections: int = 64
-    # wrk's connections at saturation for the ceilings and the bridge; the first is
-    # `connections`, the connections of every other closed-loop run.
-    more_connections: tuple[int, ...] = (256,)
-    fixed_rates: tuple[int, ...] = (1000, 3000)
-    workers: int = 1
-    scale_workers: int = 2
-    parts: tuple[str, ...] = PARTS
-    soak: int | None = None
-    soak_rate: int | None = None
-    wait_quiet: int = 0
-    retries: int = 2
-    bootstrap: str | None = None
-    broker_data: Path | None = None  # the given broker's log.dirs, to read its batches
-    # A checkout of another version of the bridge, run next to it under the same loads.
-    reference: Path | None = None
-    out: Path = RESULTS
 
 
 def _now() -> str:
@@ -115,86 +59,6 @@ def _now() -> str:
 
 def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-
-
-def _load() -> float:
-    return round(os.getloadavg()[0], 2)
-
-
-def _own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-@dataclass
-class Window:
-    """CPU seconds over a measured window: the server's, the broker's, the load generator's,
-    and the rest of the machine's (other work running meanwhile skews the figures)."""
-
-    server_pid: int
-    broker_pid: int | None
-    server: procs.CpuWindow = field(init=False)
-    broker: procs.CpuWindow | None = field(init=False)
-    loadgen: procs.CpuWindow | None = None
-    others: float = 0.0
-    load: tuple[float, float] = (0.0, 0.0)  # the 1-minute load average at start and end
-    # Wall clock at start and end, in ms since the epoch: the broker's batch times are.
-    started_ms: int = 0
-    stopped_ms: int = 0
-    _busy: float = 0.0
-    _own: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.server = procs.CpuWindow(self.server_pid)
-        self.broker = None if self.broker_pid is None else procs.CpuWindow(self.broker_pid)
-
-    def _parts(self) -> list[procs.CpuWindow]:
-        return [w for w in (self.server, self.broker, self.loadgen) if w is not None]
-
-    def start(self, loadgen_pid: int | None = None) -> None:
-        self.load = (_load(), 0.0)
-        self.started_ms = time.time_ns() // 1_000_000
-        self.loadgen = None if loadgen_pid is None else procs.CpuWindow(loadgen_pid)
-        for part in self._parts():
-            part.start()
-        self._busy, self._own = procs.machine_busy_seconds(), _own_cpu()
-
-    def stop(self) -> None:
-        for part in self._parts():
-            part.stop()
-        busy = procs.machine_busy_seconds() - self._busy
-        own = _own_cpu() - self._own  # this harness: sampling, scraping
-        self.others = max(0.0, busy - own - sum(part.seconds for part in self._parts()))
-        self.load = (self.load[0], _load())
-        self.stopped_ms = time.time_ns() // 1_000_000
-
-    def measure(self, process: subprocess.Popen[bytes]) -> None:
-        """The window is the life of `process`, a load generator."""
-        self.start(process.pid)
-        procs.wait_exited(process.pid)
-        self.stop()
-
-    @staticmethod
-    def seconds(part: procs.CpuWindow | None) -> float:
-        return 0.0 if part is None else round(part.seconds, 2)
-
-
-@dataclass
-class Usage:
-    """What the server under test used: CPU in the measured window, memory over the run."""
-
-    window: Window
-    sampler: procs.Sampler
-    hwm: int = 0
-
-
-@contextmanager
-def watching(pid: int, broker_pid: int | None, every: float = 0.25) -> Iterator[Usage]:
-    """Samples the memory of `pid` and its descendants while the block runs."""
-    with procs.Sampler(pid, interval=every) as sampler:
-        usage = Usage(Window(pid, broker_pid), sampler)
-        yield usage
-        usage.hwm = max(usage.hwm, procs.hwm_bytes(procs.tree(pid)))  # 0 once it has exited
 
 
 class Body(NamedTuple):
@@ -224,7 +88,7 @@ class Bench:
         self.runs: list[Run] = []
         self.failed: list[str] = []
         self.profiles: dict[str, list[str]] = {}  # by load: the profile's text
-        self.load_before = _load()
+        self.load_before = load_average()
         self.topics = 0
 
     # -- the parts ----------------------------------------------------------
@@ -760,135 +624,8 @@ def broker(options: Options, work: Path) -> Iterator[Broker]:
 
 def wait_until_quiet(seconds: int) -> None:
     deadline = time.monotonic() + seconds
-    while _load() >= QUIET_LOAD and time.monotonic() < deadline:
+    while load_average() >= QUIET_LOAD and time.monotonic() < deadline:
         time.sleep(5)
-
-
-def _parts(text: str) -> tuple[str, ...]:
-    parts = tuple(part.strip() for part in text.split(",") if part.strip())
-    unknown = [part for part in parts if part not in PARTS]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown part {unknown[0]}; parts are {', '.join(PARTS)}")
-    return parts
-
-
-def parse(argv: list[str] | None) -> Options:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument(
-        "--seconds",
-        type=int,
-        default=_env_int("BENCH_SECONDS", 15),
-        help="measured seconds per run (BENCH_SECONDS, default 15)",
-    )
-    parser.add_argument(
-        "--warmup",
-        type=int,
-        default=_env_int("BENCH_WARMUP", 3),
-        help="warm-up seconds before each, excluded from the figures (BENCH_WARMUP, default 3)",
-    )
-    parser.add_argument(
-        "--broker-warmup",
-        type=int,
-        default=_env_int("BENCH_BROKER_WARMUP", 10),
-        metavar="SECONDS",
-        help="seconds of producing into the broker the harness starts, before the runs, so "
-        "that its JVM has compiled the produce path (BENCH_BROKER_WARMUP, default 10)",
-    )
-    parser.add_argument(
-        "--connections",
-        type=int,
-        default=_env_int("BENCH_CONNECTIONS", 64),
-        help="wrk's connections at saturation (BENCH_CONNECTIONS, default 64)",
-    )
-    parser.add_argument(
-        "--more-connections",
-        type=_ints,
-        default=_ints(os.environ.get("BENCH_MORE_CONNECTIONS") or "256"),
-        metavar="N,...",
-        help="wrk's connections of the further saturating runs of the ceilings and the bridge "
-        "(BENCH_MORE_CONNECTIONS, default 256)",
-    )
-    parser.add_argument(
-        "--fixed-rates",
-        type=_ints,
-        default=_ints(os.environ.get("BENCH_FIXED_RATES") or "1000,3000"),
-        metavar="RATE,...",
-        help="callbacks/s of the fixed-rate runs (BENCH_FIXED_RATES, default 1000,3000)",
-    )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=_env_int("BENCH_WORKERS", 1),
-        help="bridge workers of the main runs (BENCH_WORKERS, default 1)",
-    )
-    parser.add_argument("--scale-workers", type=int, default=2, help="workers of the scaling runs")
-    parser.add_argument(
-        "--only",
-        type=_parts,
-        default=PARTS,
-        metavar="PART,...",
-        help=f"run only these parts, of: {', '.join(PARTS)}",
-    )
-    parser.add_argument(
-        "--skip", type=_parts, default=(), metavar="PART,...", help="run all parts but these"
-    )
-    parser.add_argument(
-        "--soak",
-        type=int,
-        metavar="SECONDS",
-        help="instead: the bridge at 50%% of its maximum for SECONDS, sampling its memory",
-    )
-    parser.add_argument("--soak-rate", type=int, help="the soak's rate (default: measure first)")
-    parser.add_argument(
-        "--wait-quiet",
-        type=int,
-        default=_env_int("BENCH_WAIT_QUIET", 0),
-        metavar="SECONDS",
-        help=f"wait up to SECONDS for the load average to drop below {QUIET_LOAD}",
-    )
-    parser.add_argument(
-        "--retries",
-        type=int,
-        default=_env_int("BENCH_RETRIES", 2),
-        help="run a part again, up to this many times, while other work disturbs it "
-        "(BENCH_RETRIES, default 2)",
-    )
-    parser.add_argument("--bootstrap", help="use this broker instead of starting one")
-    parser.add_argument(
-        "--broker-data",
-        type=Path,
-        metavar="DIR",
-        help="the --bootstrap broker's log.dirs, to read the batches it stored",
-    )
-    parser.add_argument(
-        "--reference",
-        type=Path,
-        metavar="DIR",
-        help="a checkout of another version of the bridge (e.g. `git worktree add DIR main`), "
-        "run as `reference` right after the bridge under each load of the bridge and "
-        "fixed-rates parts: before and after, in one run",
-    )
-    parser.add_argument("--out", type=Path, default=RESULTS, help="default: bench-results/")
-    args = parser.parse_args(argv)
-    return Options(
-        seconds=args.seconds,
-        warmup=args.warmup,
-        broker_warmup=args.broker_warmup,
-        connections=args.connections,
-        more_connections=args.more_connections,
-        fixed_rates=args.fixed_rates,
-        workers=args.workers,
-        scale_workers=args.scale_workers,
-        parts=tuple(part for part in args.only if part not in args.skip),
-        soak=args.soak,
-        soak_rate=args.soak_rate,
-        wait_quiet=args.wait_quiet,
-        retries=args.retries,
-        bootstrap=args.bootstrap,
-        broker_data=args.broker_data,
-        reference=None if args.reference is None else args.reference.resolve(),
-        out=args.out,
-    )
 
 
 def _interrupt(sig: int, frame: FrameType | None) -> None:
@@ -900,7 +637,7 @@ def main(argv: list[str] | None = None) -> int:
     # end a run as Ctrl-C does: its servers and broker are stopped, not left behind.
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    options = parse(argv)
+    options = parse(argv, __doc__)
     try:
         loadgen.ensure_tools()
     except loadgen.ToolMissing as error:
@@ -908,7 +645,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if options.wait_quiet:
         wait_until_quiet(options.wait_quiet)
-    load = _load()
+    load = load_average()
     print(f"load average (1 min) before the runs: {load:.2f}", flush=True)
     if load >= QUIET_LOAD:
         print(f"note: the machine is not quiet (load >= {QUIET_LOAD}); figures will be lower")

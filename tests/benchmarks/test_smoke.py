@@ -12,7 +12,8 @@ import msgspec
 import pytest
 
 from benchmarks import loadgen, procs, targets
-from benchmarks.harness import Bench, Options
+from benchmarks.harness import Bench
+from benchmarks.options import Options
 from benchmarks.results import Run, Summary
 from tests.broker import LocalBroker
 from tests.kafka_tools import read_all
