@@ -84,11 +84,11 @@ $(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $@
 
-bench: $(VENV)/.bench-installed kafka-jars ## measure the bridge against its ceilings and a naive bridge (tests/bench/README.md)
-	$(BIN)/python -m tests.bench $(BENCH_ARGS)
+bench: $(VENV)/.bench-installed kafka-jars ## measure the bridge against its ceilings and a naive bridge (benchmarks/README.md)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 bench-soak: $(VENV)/.bench-installed kafka-jars ## the bridge at 50% of its maximum for BENCH_SOAK_SECONDS (300): is its memory flat?
-	$(BIN)/python -m tests.bench --soak $${BENCH_SOAK_SECONDS:-300} $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks --soak $${BENCH_SOAK_SECONDS:-300} $(BENCH_ARGS)
 
 .PHONY: reconcile-scale
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+import msgspec
 from opentelemetry import context, propagate, trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
@@ -126,4 +127,5 @@ class TracedPublisher:
 def _with_headers(record: OutgoingRecord, carrier: dict[str, str]) -> OutgoingRecord:
     """The record with the span's trace headers in place of the ones the request brought."""
     kept = [(name, value) for name, value in record.headers if name not in carrier]
-    return record._replace(headers=kept + [(k, v.encode()) for k, v in carrier.items()])
+    headers = kept + [(k, v.encode()) for k, v in carrier.items()]
+    return msgspec.structs.replace(record, headers=headers)

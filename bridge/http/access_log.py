@@ -4,16 +4,21 @@ Paths are reported as route templates, never as sent: a callback path carries
 its token. The access line is written straight to stderr as one JSON object,
 in the format of `bridge.logs`, without going through `logging`: it is on
 the hot path, and the logging machinery costs more than the callback's decode.
+For the same reason the lines are not written one by one, a system call each,
+but gathered and written at most `FLUSH_AFTER` later, many to a write (see
+`LineBuffer`); the app flushes them when it shuts down.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import os
 import secrets
 import sys
 import time
+from collections.abc import Callable
 
 import msgspec
 from prometheus_client import Counter, Histogram
@@ -34,6 +39,54 @@ class AccessLine(msgspec.Struct, frozen=True):
     route: str
     status: int
     duration_ms: float
+
+
+# Access lines wait at most this long (seconds) to be written with others.
+FLUSH_AFTER = 0.1
+# A write of at most PIPE_BUF bytes to a pipe is never interleaved with another
+# process's: the lines of several workers sharing stderr stay whole.
+PIPE_BUF = 4096
+
+
+class LineBuffer:
+    """Lines gathered and written in chunks of whole lines, each one write of at most
+    PIPE_BUF bytes, at most `delay` seconds after the first line of a chunk came in."""
+
+    def __init__(self, write: Callable[[bytes], object], delay: float = FLUSH_AFTER) -> None:
+        self.write = write
+        self.delay = delay
+        self.lines: list[bytes] = []
+        self.size = 0
+        self.timer: asyncio.TimerHandle | None = None
+
+    def add(self, line: bytes) -> None:
+        if self.size + len(line) > PIPE_BUF:
+            self.flush()
+        self.lines.append(line)
+        self.size += len(line)
+        if self.timer is None:
+            self.timer = asyncio.get_running_loop().call_later(self.delay, self.flush)
+
+    def flush(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.lines:
+            chunk = b"".join(self.lines)
+            self.lines.clear()
+            self.size = 0
+            self.write(chunk)
+
+
+def write_all(fd: int) -> Callable[[bytes], None]:
+    """A writer to `fd` that finishes what a write leaves unwritten."""
+
+    def write(data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+
+    return write
 
 
 class RequestIds:
@@ -57,12 +110,14 @@ def _given_request_id(scope: Scope) -> str | None:
 
 
 class AccessLog:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, write: Callable[[bytes], object] | None = None
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.ids = RequestIds()
         self.encode = msgspec.json.Encoder().encode
-        self.stderr = sys.stderr.fileno()
+        self.lines = LineBuffer(write or write_all(sys.stderr.fileno()))
         logger = logging.getLogger("bridge.access")
         self.info = logger.isEnabledFor(logging.INFO)
         self.debug = logger.isEnabledFor(logging.DEBUG)
@@ -118,5 +173,8 @@ class AccessLog:
             status=status,
             duration_ms=round(seconds * 1000, 3),
         )
-        # One write of one line: lines of concurrent workers do not interleave.
-        os.write(self.stderr, self.encode(line) + b"\n")
+        self.lines.add(self.encode(line) + b"\n")
+
+    def flush(self) -> None:
+        """Write the lines gathered so far (at shutdown: none is left behind)."""
+        self.lines.flush()

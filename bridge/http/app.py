@@ -58,7 +58,8 @@ class Gate:
         self.limit = limit
         self.inside = 0
         self.draining = False
-        self.metrics = metrics
+        # Read when scraped: no lock taken twice per callback to keep a copy up to date.
+        metrics.requests_in_flight.set_function(lambda: self.inside)
 
     def enter(self) -> None:
         if self.draining:
@@ -66,11 +67,9 @@ class Gate:
         if self.inside >= self.limit:
             raise Unavailable(f"More than {self.limit} callbacks in flight; retry later")
         self.inside += 1
-        self.metrics.requests_in_flight.inc()
 
     def leave(self) -> None:
         self.inside -= 1
-        self.metrics.requests_in_flight.dec()
 
 
 class CallbackEndpoint:
@@ -294,4 +293,5 @@ class Bridge:
                 log.error("kafka producer did not flush in time")
         if self.tracing is not None:
             await self.tracing.shutdown()
+        self.app.flush()
         await send({"type": "lifespan.shutdown.complete"})

@@ -222,11 +222,12 @@ class Authenticator:
         parsed = callback_path(scope["path"])
         if parsed is not None and parsed.token is not None:
             presented.append(parsed.token.encode())
-        query = parse_qs(scope["query_string"].decode("latin-1"), keep_blank_values=True)
-        in_query = query.get("token", [])
-        if len(in_query) > 1:
-            raise Refused("ambiguous", Unauthenticated("More than one token parameter"))
-        presented.extend(token.encode() for token in in_query)
+        if scope["query_string"]:  # the platform's callbacks have none: spare the parsing
+            query = parse_qs(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+            in_query = query.get("token", [])
+            if len(in_query) > 1:
+                raise Refused("ambiguous", Unauthenticated("More than one token parameter"))
+            presented.extend(token.encode() for token in in_query)
         presented.extend(value for name, value in scope["headers"] if name == self.token_header)
         return presented
 

@@ -26,6 +26,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from bridge import tracing
 from bridge.http.answers import Answer
 from bridge.http.app import Bridge
+from bridge.http.coalescing import CoalescingTransport
 from bridge.logs import configure_logging
 from bridge.settings import Settings
 
@@ -45,12 +46,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     timeout) and within MAX_HEADER_BYTES; otherwise 408 or 431, and the
     connection is closed. A request answered before its body arrived (401, 408,
     413) has as long again to finish sending it, or the connection is closed.
+    Each answer leaves in one write (`bridge.http.coalescing`).
     """
 
     header_timeout: float = 10.0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        self.writes = CoalescingTransport(transport, self.loop)
+        super().connection_made(self.writes)
         self._header_timer: asyncio.TimerHandle | None = None
         self._linger_timer: asyncio.TimerHandle | None = None
         self._header_bytes = 0
@@ -68,6 +71,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._await_headers()  # the next request on a kept-alive connection
 
     def on_headers_complete(self) -> None:
+        self.writes.hold_next()  # the answer's head waits for its body: one write
         self._awaiting_headers = False
         if self._header_timer is not None:
             self._header_timer.cancel()

@@ -36,7 +36,8 @@ class RecordTooLarge(PublishError):
 
 
 class PartitionStalled(Exception):
-    """Kafka has not taken a partition's batches for a while; more would only pile up."""
+    """The broker leading a partition has not acknowledged its last request for a while;
+    more records for it would only pile up."""
 
 
 class ProducerReplaced(Exception):

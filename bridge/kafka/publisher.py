@@ -9,7 +9,6 @@ The watchdog decides readiness and when a stalled producer is replaced.
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -17,6 +16,7 @@ from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
+from prometheus_client import Counter
 
 from bridge.deadlines import Deadlines
 from bridge.kafka.batching import Batcher
@@ -68,6 +68,9 @@ class KafkaPublisher:
         # During start-up a missing topic stops the process; later it is only logged.
         self._starting = True
         self._records_in_flight = 0
+        # Read when scraped, rather than kept up to date twice per callback.
+        metrics.records_in_flight.set_function(lambda: self._records_in_flight)
+        self._produced: dict[str, Counter] = {}  # the records counter of each topic
         self._denials = DenialLog()
 
     @property
@@ -123,17 +126,21 @@ class KafkaPublisher:
                 f"More than {limit} records waiting for Kafka; retry later", "Overloaded"
             )
         self._records_in_flight += len(records)
-        self._metrics.records_in_flight.inc(len(records))
         started = time.monotonic()
         try:
             await self._deliver(batcher, records)
         finally:
             self._records_in_flight -= len(records)
-            self._metrics.records_in_flight.dec(len(records))
         self._watchdog.delivered()
         self._metrics.produce_seconds.observe(self._watchdog.last_delivery - started)
-        for topic, count in collections.Counter(record.topic for record in records).items():
-            self._metrics.records.labels(topic).inc(count)
+        counts: dict[str, int] = {}
+        for record in records:
+            counts[record.topic] = counts.get(record.topic, 0) + 1
+        for topic, count in counts.items():
+            counter = self._produced.get(topic)
+            if counter is None:
+                counter = self._produced[topic] = self._metrics.records.labels(topic)
+            counter.inc(count)
 
     def _failed(self, message: str, reason: str) -> PublishError:
         self._metrics.producer_errors.labels(reason).inc()
@@ -182,9 +189,16 @@ class KafkaPublisher:
                 continue
             if await self._watchdog.probe(producer):
                 self._partitions.refresh(producer)
-                if self._watchdog.stalled(self._records_in_flight):
+                if self._watchdog.stalled(self._records_waiting()):
                     await self._current.replace(producer)
             self._metrics.kafka_ready.set(1 if self.ready else 0)
+
+    def _records_waiting(self) -> bool:
+        """Callbacks wait for records, or the producer holds batches it neither delivers nor
+        fails: callbacks refused meanwhile (a stalled partition) wait for nothing, but the
+        producer is as stuck."""
+        batcher = self._current.batcher
+        return self._records_in_flight > 0 or (batcher is not None and batcher.unacknowledged())
 
 
 def _expire(acknowledged: asyncio.Future[None]) -> None:

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Coroutine
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.structs import TopicPartition
 
 from bridge.kafka.batching import Batcher
 from bridge.kafka.connection import replacement, retire
@@ -45,7 +46,8 @@ class CurrentProducer:
 
     def use(self, producer: AIOKafkaProducer) -> None:
         self.producer = producer
-        self.batcher = Batcher(producer, self._partition_count)
+        linger = self._settings.kafka_linger_ms / 1000
+        self.batcher = Batcher(producer, self._partition_count, leaders(producer), linger)
 
     def replace_soon(self, why: str) -> None:
         if self.producer is not None:
@@ -83,3 +85,14 @@ class CurrentProducer:
         task = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+def leaders(producer: AIOKafkaProducer) -> Callable[[str, int], int | None]:
+    """The broker leading a partition, as `producer` last heard (None: not known yet)."""
+    cluster = producer.client.cluster
+
+    def leader_of(topic: str, partition: int) -> int | None:
+        leader: int | None = cluster.leader_for_partition(TopicPartition(topic, partition))
+        return None if leader is None or leader < 0 else leader
+
+    return leader_of

@@ -115,7 +115,7 @@ class Watchdog:
     async def stop(self) -> None:
         await self._brokers.stop()
 
-    def stalled(self, records_in_flight: int) -> bool:
+    def stalled(self, records_waiting: bool) -> bool:
         """Records wait, the cluster answers, and nothing was delivered for too long."""
         waiting_since = max(self.last_delivery, self.reachable_since)
-        return records_in_flight > 0 and time.monotonic() - waiting_since > self.stall_seconds
+        return records_waiting and time.monotonic() - waiting_since > self.stall_seconds

@@ -103,8 +103,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     kafka_compression: Annotated[
         Literal["zstd", "lz4", "gzip", "snappy", "none"], doc("compression of record batches")
     ] = "lz4"
+    # The serving path's batching (bridge.kafka.batching); the tools' producers take it as
+    # aiokafka's linger.
     kafka_linger_ms: Annotated[
-        int, msgspec.Meta(ge=0), doc("how long the producer waits to fill a batch")
+        int,
+        msgspec.Meta(ge=0),
+        doc(
+            "while callbacks keep coming, the least time between two produce requests to one "
+            "broker: a record waits up to this long (or for the request before it) to share a "
+            "batch and a request with others; a broker idle this long is sent to at once; `0`: "
+            "coalesce only while a request is outstanding"
+        ),
     ] = 5
     kafka_max_batch_bytes: Annotated[Positive, doc("producer batch size per partition")] = 262_144
     kafka_request_timeout_ms: Annotated[Positive, doc("Kafka request timeout")] = 15_000

@@ -224,7 +224,7 @@ async def _settle(
         return
     context = Context(route=ROUTE, received_at=utc_now(), source=settings.event_source)
     records = [
-        record._replace(headers=[*record.headers, ORIGIN_HEADER])
+        msgspec.structs.replace(record, headers=[*record.headers, ORIGIN_HEADER])
         for record in records_for(VIDEO_UPLOAD, items, settings.topic_video_upload, context)
     ]
     await sink.put(records, reasons)

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Sourced by the installers of pinned tools (install-tools.sh, install-kubernetes.sh,
-# tests/bench/tools.sh), from the repository's root: the pins of versions.env, where the
+# benchmarks/tools.sh), from the repository's root: the pins of versions.env, where the
 # tools go, messages, Go, and building a pinned Go command into .tools/bin idempotently.
 #
 # The sourcing script sets SAY_AS, the word its messages start with.

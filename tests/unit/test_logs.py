@@ -1,9 +1,13 @@
+import asyncio
 import json
 import logging
+from collections.abc import MutableMapping
+from typing import Any
 
 import httpx
 import pytest
 
+from bridge.http.access_log import LineBuffer
 from bridge.http.app import Bridge
 from bridge.logs import JsonFormatter, request_id
 from bridge.settings import Settings
@@ -65,6 +69,7 @@ async def test_the_access_line_is_one_json_object_with_the_request_fields(
             headers={"content-type": "application/json", "X-Request-ID": "req-7"},
         )
         await client.get("/healthz")  # probes are logged at debug only
+    bridge.app.flush()  # as the app does at shutdown; otherwise within FLUSH_AFTER
 
     [line] = [json.loads(text) for text in capfd.readouterr().err.splitlines()]
     assert line.pop("time").endswith("Z")
@@ -82,3 +87,62 @@ async def test_the_access_line_is_one_json_object_with_the_request_fields(
 
 def test_uvicorns_coloured_copy_of_the_message_is_left_out() -> None:
     assert "color_message" not in format_record("Started", color_message="\x1b[36mStarted\x1b[0m")
+
+
+async def test_access_lines_are_written_together_within_the_flush_delay() -> None:
+    written: list[bytes] = []
+    arrived = asyncio.Event()
+
+    def write(chunk: bytes) -> None:
+        written.append(chunk)
+        arrived.set()
+
+    lines = LineBuffer(write, delay=0.05)
+    lines.add(b'{"n":1}\n')
+    lines.add(b'{"n":2}\n')
+    assert written == []  # not one write per line
+
+    await asyncio.wait_for(arrived.wait(), timeout=5)
+
+    assert written == [b'{"n":1}\n{"n":2}\n']
+    assert lines.timer is None
+
+
+async def test_access_lines_are_written_whole_and_at_most_pipe_buf_at_a_time() -> None:
+    """Lines of workers sharing stderr do not interleave: no write is longer than PIPE_BUF."""
+    written: list[bytes] = []
+    lines = LineBuffer(written.append, delay=60)
+    line = b"x" * 299 + b"\n"
+
+    for _ in range(30):
+        lines.add(line)
+    lines.flush()
+
+    assert [len(chunk) for chunk in written] == [13 * 300, 13 * 300, 4 * 300]
+    assert all(chunk.endswith(b"\n") for chunk in written)
+    assert b"".join(written) == line * 30
+    assert lines.timer is None
+
+
+async def test_the_lines_left_are_written_when_the_app_shuts_down(
+    caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.INFO)
+    bridge = Bridge(Settings(allow_unauthenticated=True), RecordingPublisher())
+    transport = httpx.ASGITransport(app=bridge)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bridge") as client:
+        await client.post("/callbacks/material-upload", content=b"{}")
+    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+    sent: list[str] = []
+
+    async def receive() -> dict[str, str]:
+        return next(messages)
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message["type"])
+
+    await bridge({"type": "lifespan"}, receive, send)
+
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    [line] = [json.loads(text) for text in capfd.readouterr().err.splitlines()]
+    assert (line["route"], line["status"]) == ("/callbacks/material-upload", 415)

@@ -1,5 +1,6 @@
 import json
 
+import msgspec
 import pytest
 
 from bridge.errors import NotJson, WrongShape
@@ -30,8 +31,8 @@ def test_vendor_sample_items_are_forwarded_as_the_exact_bytes_sent() -> None:
 
 def test_records_carry_key_value_and_cloudevents_headers() -> None:
     decoded = decode_callback(VIDEO_UPLOAD, VIDEO_SAMPLE)
-    traced = CONTEXT._replace(
-        traceparent=b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    traced = msgspec.structs.replace(
+        CONTEXT, traceparent=b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     )
 
     first = records_for(VIDEO_UPLOAD, decoded.items, "videos", traced)[0]

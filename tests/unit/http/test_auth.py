@@ -216,6 +216,7 @@ async def test_tokens_never_reach_the_logs_or_metrics(
 
     await post(bridge, f"{ROUTE}/{TOKEN}")
     await post(bridge, f"{ROUTE}?token=wrong-but-secret-too")
+    bridge.app.flush()  # the access lines, as at shutdown
 
     access = [json.loads(line) for line in capfd.readouterr().err.splitlines()]
     logged = "\n".join(

@@ -1,14 +1,21 @@
-"""The batcher with a stand-in producer; tests/e2e/test_publisher.py runs it against Kafka."""
+"""The batcher with a stand-in producer; tests/e2e/test_publisher.py runs it against Kafka.
+
+The linger is 0 unless a test is about it: then it is long, and what is checked is when
+the next send is scheduled, not that it happens.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from bridge.kafka.batching import STALLED_AFTER, Batcher, Builder, murmur2, partition_for
+from bridge.kafka.batches import Builder
+from bridge.kafka.batching import STALLED_AFTER, Batcher, NodeId
 from bridge.kafka.errors import PartitionStalled
+from bridge.kafka.partitioner import murmur2, partition_for
 from bridge.records import OutgoingRecord
 from tests.kafka_tools import java_murmur2, java_partition
 
@@ -52,6 +59,25 @@ class FakeProducer:
         return delivered
 
 
+def sent_keys(producer: FakeProducer) -> list[list[bytes | None]]:
+    return [[key for key, _ in builder.records] for _, _, builder, _ in producer.sent]
+
+
+def acknowledge(producer: FakeProducer) -> None:
+    for _, _, _, delivered in producer.sent:
+        if not delivered.done():
+            delivered.set_result(None)
+
+
+def batcher_for(
+    producer: FakeProducer,
+    partitions: int = 1,
+    linger: float = 0.0,
+    leader_of: Callable[[str, int], NodeId] = lambda topic, partition: 1,
+) -> Batcher:
+    return Batcher(producer, lambda topic: partitions, leader_of, linger)
+
+
 def record(key: str | None, value: str = "{}", topic: str = "videos") -> OutgoingRecord:
     return OutgoingRecord(topic, None if key is None else key.encode(), value.encode(), [])
 
@@ -62,7 +88,18 @@ async def settle_all() -> None:
 
 
 @pytest.mark.parametrize(
-    "key", [b"", b"a", b"ab", b"abc", b"abcd", b"9B0F7BA8BCB9D056D4C24ADDBF821D10", b"x" * 1001]
+    "key",
+    [
+        b"",
+        b"a",
+        b"ab",
+        b"abc",
+        b"abcd",
+        b"9B0F7BA8BCB9D056D4C24ADDBF821D10",
+        b"y" * 259,  # the longest key whose words are unpacked at once
+        b"y" * 260,
+        b"x" * 1001,
+    ],
 )
 def test_murmur2_is_kafkas(key: bytes) -> None:
     assert murmur2(key) == java_murmur2(key) & 0xFFFFFFFF
@@ -75,15 +112,14 @@ def test_partitions_are_the_java_clients() -> None:
 
 async def test_concurrent_callbacks_share_one_batch_per_partition() -> None:
     producer = FakeProducer()
-    batcher = Batcher(producer, lambda topic: 1)
+    batcher = batcher_for(producer)
 
     first = batcher.add([record("a"), record("b")])
     second = batcher.add([record("c")])
     await settle_all()
 
-    assert [(t, p, [k for k, _ in b.records]) for t, p, b, _ in producer.sent] == [
-        ("videos", 0, [b"a", b"b", b"c"])
-    ]
+    assert [(t, p) for t, p, _, _ in producer.sent] == [("videos", 0)]
+    assert sent_keys(producer) == [[b"a", b"b", b"c"]]
     assert producer.sent[0][2].closed
     assert not first.done() and not second.done()
 
@@ -94,10 +130,107 @@ async def test_concurrent_callbacks_share_one_batch_per_partition() -> None:
     assert second.done() and second.exception() is None
 
 
+async def test_the_batches_of_a_brokers_partitions_are_handed_over_at_once() -> None:
+    """In one turn of the loop, so that the producer's sender, which runs between turns,
+    finds them together and sends them in one request."""
+    producer = FakeProducer()
+    leaders = {0: 1, 1: 1, 2: 1, 3: 2}  # partition -> broker
+    batcher = batcher_for(producer, partitions=4, leader_of=lambda topic, p: leaders[p])
+    key_of = {java_partition(k.encode(), 4): k for k in (f"k{n}" for n in range(40))}
+    turn = 0
+    handed: dict[int, int] = {}  # partition -> the turn it was handed over in
+    take = producer.send_batch
+
+    async def send_batch(batch: Builder, topic: str, *, partition: int) -> asyncio.Future[Any]:
+        handed[partition] = turn
+        return await take(batch, topic, partition=partition)
+
+    producer.send_batch = send_batch  # type: ignore[method-assign]
+    batcher.add([record(key_of[p]) for p in (0, 1, 2, 3)])
+    while len(handed) < 4:
+        await asyncio.sleep(0)
+        turn += 1
+
+    assert handed[0] == handed[1] == handed[2]
+    assert sorted(p for _, p, _, _ in producer.sent) == [0, 1, 2, 3]
+
+
+async def test_records_wait_while_their_brokers_request_is_outstanding() -> None:
+    producer = FakeProducer()
+    batcher = batcher_for(producer)
+
+    first = batcher.add([record("a")])
+    await settle_all()
+    assert sent_keys(producer) == [[b"a"]]  # the broker was idle: at once
+
+    waiting = [batcher.add([record("b")])]
+    await settle_all()
+    waiting.append(batcher.add([record("c")]))
+    await settle_all()
+    assert sent_keys(producer) == [[b"a"]]  # a request is outstanding: b and c wait
+
+    acknowledge(producer)
+    await settle_all()
+    assert first.exception() is None and not any(w.done() for w in waiting)
+    assert sent_keys(producer) == [[b"a"], [b"b", b"c"]]  # together, in one batch
+
+    acknowledge(producer)
+    await settle_all()
+    assert all(w.done() and w.exception() is None for w in waiting)
+
+
+async def test_a_broker_gets_no_second_request_within_the_linger() -> None:
+    producer = FakeProducer()
+    batcher = batcher_for(producer, linger=60.0)
+
+    batcher.add([record("a")])
+    await settle_all()
+    assert sent_keys(producer) == [[b"a"]]  # idle since ever: at once, linger or not
+    broker = batcher.brokers[1]
+    acknowledge(producer)
+    await settle_all()
+
+    batcher.add([record("b")])
+    await settle_all()
+    assert sent_keys(producer) == [[b"a"]]
+    assert isinstance(broker.send, asyncio.TimerHandle)
+    assert broker.send.when() == broker.last_sent + 60.0
+
+    batcher.abort(RuntimeError("done"))  # cancels the timer
+
+
+async def test_a_broker_idle_for_the_linger_is_sent_to_at_once() -> None:
+    producer = FakeProducer()
+    batcher = batcher_for(producer, linger=60.0)
+    batcher.add([record("a")])
+    await settle_all()
+    acknowledge(producer)
+    await settle_all()
+    batcher.brokers[1].last_sent -= 60.0  # as if a minute passed
+
+    batcher.add([record("b")])
+    await settle_all()
+
+    assert sent_keys(producer) == [[b"a"], [b"b"]]
+
+
+async def test_one_brokers_outstanding_request_does_not_hold_another_brokers() -> None:
+    producer = FakeProducer()
+    keys = {java_partition(k.encode(), 2): k for k in (f"k{n}" for n in range(20))}
+    batcher = batcher_for(producer, partitions=2, leader_of=lambda topic, p: 1 + p)
+
+    batcher.add([record(keys[0])])
+    await settle_all()
+    batcher.add([record(keys[1])])
+    await settle_all()
+
+    assert [p for _, p, _, _ in producer.sent] == [0, 1]
+
+
 async def test_a_ticket_waits_for_every_batch_holding_its_records() -> None:
     producer = FakeProducer()
     keys = ["k1", "k2", "k3", "k4", "k5", "k6"]
-    batcher = Batcher(producer, lambda topic: 3)
+    batcher = batcher_for(producer, partitions=3)
 
     ticket = batcher.add([record(key) for key in keys])
     await settle_all()
@@ -117,7 +250,7 @@ async def test_a_ticket_waits_for_every_batch_holding_its_records() -> None:
 
 async def test_a_failed_batch_fails_its_tickets_only() -> None:
     producer = FakeProducer()
-    batcher = Batcher(producer, lambda topic: 1)
+    batcher = batcher_for(producer)
     doomed = batcher.add([record("a")])
     await settle_all()
     producer.sent[0][3].set_exception(ConnectionError("broker gone"))
@@ -130,23 +263,52 @@ async def test_a_failed_batch_fails_its_tickets_only() -> None:
     assert spared.exception() is None
 
 
+async def test_a_batch_the_producer_refuses_fails_its_tickets() -> None:
+    producer = FakeProducer()
+    batcher = batcher_for(producer)
+
+    async def refuse(batch: Builder, topic: str, *, partition: int) -> Any:
+        raise ConnectionError("producer closed")
+
+    producer.send_batch = refuse  # type: ignore[method-assign]
+    refused = batcher.add([record("a")])
+    await settle_all()
+
+    assert isinstance(refused.exception(), ConnectionError)
+    assert not batcher.unacknowledged()
+
+
 async def test_records_beyond_a_full_batch_open_the_next() -> None:
     producer = FakeProducer(capacity=2)
-    batcher = Batcher(producer, lambda topic: 1)
+    batcher = batcher_for(producer)
 
     batcher.add([record(k) for k in "abcde"])
     await settle_all()
 
-    assert [[k for k, _ in b.records] for _, _, b, _ in producer.sent] == [
-        [b"a", b"b"],
-        [b"c", b"d"],
-        [b"e"],
+    assert sent_keys(producer) == [[b"a", b"b"], [b"c", b"d"], [b"e"]]
+
+
+async def test_the_records_of_a_key_are_sent_in_order() -> None:
+    producer = FakeProducer(capacity=1)
+    batcher = batcher_for(producer)
+
+    for value in ("1", "2", "3", "4"):
+        batcher.add([record("video", value)])
+        await settle_all()
+        acknowledge(producer)
+    await settle_all()
+
+    assert [builder.records[0][1] for _, _, builder, _ in producer.sent] == [
+        b"1",
+        b"2",
+        b"3",
+        b"4",
     ]
 
 
 async def test_records_without_key_are_spread_round_robin() -> None:
     producer = FakeProducer(capacity=1)
-    batcher = Batcher(producer, lambda topic: 3)
+    batcher = batcher_for(producer, partitions=3)
 
     batcher.add([record(None) for _ in range(6)])
     await settle_all()
@@ -156,7 +318,7 @@ async def test_records_without_key_are_spread_round_robin() -> None:
 
 async def test_abort_fails_what_waits_and_what_comes_after() -> None:
     producer = FakeProducer()
-    batcher = Batcher(producer, lambda topic: 1)
+    batcher = batcher_for(producer)
     waiting = batcher.add([record("a")])
 
     batcher.abort(RuntimeError("replaced"))
@@ -166,10 +328,28 @@ async def test_abort_fails_what_waits_and_what_comes_after() -> None:
     assert str(later.exception()) == "replaced"
     assert waiting.done()
     assert str(waiting.exception()) == "replaced"
+    assert producer.sent == []
+
+
+async def test_abort_fails_the_batches_the_producer_has_not_taken() -> None:
+    producer = FakeProducer(capacity=1)
+    batcher = batcher_for(producer)
+
+    async def send_batch_stuck(batch: Builder, topic: str, *, partition: int) -> Any:
+        await asyncio.Event().wait()  # the producer never takes the batch
+
+    producer.send_batch = send_batch_stuck  # type: ignore[method-assign]
+    waiting = batcher.add([record("a"), record("b")])
+    await settle_all()
+
+    batcher.abort(RuntimeError("replaced"))
+    await settle_all()
+
+    assert str(waiting.exception()) == "replaced"
 
 
 async def test_nothing_to_send_resolves_at_once() -> None:
-    batcher = Batcher(FakeProducer(), lambda topic: 1)
+    batcher = batcher_for(FakeProducer())
 
     ticket = batcher.add([])
 
@@ -179,9 +359,9 @@ async def test_nothing_to_send_resolves_at_once() -> None:
 async def test_batches_no_callback_waits_for_are_dropped_not_sent() -> None:
     """Regression: with the broker frozen, refused callbacks' records piled up in memory."""
     producer = FakeProducer(capacity=1)
-    batcher = Batcher(producer, lambda topic: 1)
+    batcher = batcher_for(producer)
     first = batcher.add([record("a")])
-    await settle_all()  # "a" is with the producer, which takes nothing more for now
+    await settle_all()  # "a" is with the producer, which acknowledges nothing for now
     given_up = batcher.add([record("b"), record("c")])
     given_up.set_exception(TimeoutError())  # as the produce deadline does
     waiting = batcher.add([record("d")])
@@ -190,24 +370,37 @@ async def test_batches_no_callback_waits_for_are_dropped_not_sent() -> None:
     assert [[k for k, _ in b.records] for b in queued if isinstance(b, FakeBuilder)] == [[b"d"]]
     producer.sent[0][3].set_result(None)
     await settle_all()
-    assert [[k for k, _ in b.records] for _, _, b, _ in producer.sent] == [[b"a"], [b"d"]]
+    assert sent_keys(producer) == [[b"a"], [b"d"]]
     assert first.exception() is None
     assert not waiting.done()
 
 
-async def test_a_partition_kafka_stopped_taking_refuses_at_once() -> None:
-    never = FakeProducer(capacity=1)
-    batcher = Batcher(never, lambda topic: 1)
-
-    async def send_batch_stuck(batch: Builder, topic: str, *, partition: int) -> Any:
-        await asyncio.Event().wait()  # the producer never takes the batch
-
-    never.send_batch = send_batch_stuck  # type: ignore[method-assign]
+async def test_a_broker_that_stopped_acknowledging_refuses_at_once() -> None:
+    producer = FakeProducer(capacity=1)
+    batcher = batcher_for(producer)
     waiting = [batcher.add([record("a")])]
-    await settle_all()  # "a" is with the producer, for ever
+    await settle_all()  # "a" is with the producer, never acknowledged
     waiting += [batcher.add([record(k)]) for k in "bcde"]  # accepted: not stalled yet
-    batcher.waiting_since[("videos", 0)] -= STALLED_AFTER + 0.1  # as if a second passed
+    assert batcher.unacknowledged()
+    batcher.brokers[1].last_sent -= STALLED_AFTER + 0.1  # as if a second passed
     refused = batcher.add([record("f")])
 
     assert isinstance(refused.exception(), PartitionStalled)
     assert not any(ticket.done() for ticket in waiting)
+
+
+async def test_a_stalled_broker_refuses_only_its_own_partitions() -> None:
+    producer = FakeProducer()
+    keys = {java_partition(k.encode(), 2): k for k in (f"k{n}" for n in range(20))}
+    batcher = batcher_for(producer, partitions=2, leader_of=lambda topic, p: 1 + p)
+    batcher.add([record(keys[0])])
+    batcher.add([record(keys[1])])
+    await settle_all()
+    producer.sent[1][3].set_result(None)  # broker 2 acknowledges; broker 1 never does
+    await settle_all()
+    batcher.brokers[1].last_sent -= STALLED_AFTER + 0.1
+
+    assert isinstance(batcher.add([record(keys[0])]).exception(), PartitionStalled)
+    other = batcher.add([record(keys[1])])
+    await settle_all()
+    assert not other.done() and len(producer.sent) == 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -15,7 +15,7 @@ import msgspec
 from tests.tool_versions import pinned
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
+ROOT = HERE.parent
 LUA = HERE / "post.lua"
 TOOLS_SH = HERE / "tools.sh"
 VEGETA = ROOT / ".tools" / "bin" / "vegeta"
@@ -72,13 +72,14 @@ class _WrkLine(msgspec.Struct):
 
 def wrk(
     url: str,
-    body: Path,
+    bodies: Sequence[Path],
     seconds: int,
     connections: int,
     threads: int = 1,
     during: Callable[[subprocess.Popen[bytes]], None] | None = None,
 ) -> Answers:
-    """Post `body` to `url` from `connections` connections for `seconds`, as fast as answered.
+    """Post `bodies` (in turn) to `url` from `connections` connections for `seconds`, as
+    fast as answered.
 
     `during` is called once wrk runs (to measure the server meanwhile).
     """
@@ -95,7 +96,7 @@ def wrk(
     ]
     with subprocess.Popen(
         command,
-        env={**os.environ, "BENCH_BODY": str(body)},
+        env={**os.environ, "BENCH_BODIES": os.pathsep.join(map(str, bodies))},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     ) as process:
@@ -149,14 +150,15 @@ def percentiles(latencies_ns: list[int]) -> dict[str, float]:
 
 def vegeta(
     url: str,
-    body: Path,
+    bodies: Sequence[Path],
     rate: int,
     seconds: float,
     warmup: float,
     workdir: Path,
     during: Callable[[subprocess.Popen[bytes]], None] | None = None,
 ) -> Answers:
-    """Post `body` to `url` at `rate` per second for `warmup` + `seconds`, whatever the answers.
+    """Post `bodies` (in turn) to `url` at `rate` per second for `warmup` + `seconds`,
+    whatever the answers.
 
     Open loop: requests leave on schedule whether or not earlier ones were answered
     (vegeta adds workers as needed), so slow answers cannot hide queueing. vegeta
@@ -165,7 +167,9 @@ def vegeta(
     `during` is called with the running attack (to sample the server meanwhile).
     """
     targets = workdir / "targets.http"
-    targets.write_text(f"POST {url}\nContent-Type: application/json\n@{body}\n")
+    targets.write_text(
+        "\n".join(f"POST {url}\nContent-Type: application/json\n@{body}\n" for body in bodies)
+    )
     results = workdir / "results.bin"
     command = [
         str(VEGETA),

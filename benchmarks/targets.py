@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.bench.results import Comparison, Run
+from benchmarks.results import Comparison, Run
 
 # End-to-end acknowledged callbacks/s, against the HTTP ceiling and the naive bridge.
 OF_HTTP_CEILING = 0.6
@@ -12,6 +12,13 @@ P99_MS = 20.0
 # Peak resident memory, and its slope over a soak ("flat").
 RSS_MB = 150.0
 RSS_SLOPE_MB_PER_MIN = 0.5
+# Cost per callback (issue 16), against the bare ceiling under the same load.
+STEADY_RATE = 3000  # callbacks/s
+STEADY_CPU_OF_BARE = 1.7  # at most, the bridge's CPU per callback over the bare ceiling's
+STEADY_BROKER_US = 30.0  # at most, the broker's CPU per callback
+STEADY_P99_MS = 10.0
+SATURATED_CPU_OF_BARE = 1.8  # at most, at each saturating load
+SATURATED_RATE_OF_BARE = 0.5  # at least
 
 
 def comparisons(runs: list[Run], scale_workers: int) -> list[Comparison]:
@@ -46,6 +53,52 @@ def comparisons(runs: list[Run], scale_workers: int) -> list[Comparison]:
             )
         )
 
+    def at_most(what: str, value: float | None, limit: float, unit: str) -> None:
+        out.append(
+            Comparison(
+                what=what,
+                value=value,
+                unit=unit,
+                target=f"<= {limit:g}{unit}",
+                met=None if value is None else value <= limit,
+            )
+        )
+
+    def cpu_ratio(a: str, b: str) -> float | None:
+        if a not in by_name or b not in by_name or not by_name[b].cpu_ms_per_callback:
+            return None
+        return by_name[a].cpu_ms_per_callback / by_name[b].cpu_ms_per_callback
+
+    steady = f"@{STEADY_RATE}/s"
+    bare = f"bare-ceiling {steady}"
+    for bridge in (f"bridge {steady}", f"bridge spread {steady}"):
+        run = by_name.get(bridge)
+        at_most(
+            f"{bridge}: CPU per callback / the bare ceiling's",
+            cpu_ratio(bridge, bare),
+            STEADY_CPU_OF_BARE,
+            "x",
+        )
+        broker_us = None if run is None else run.broker_cpu_ms_per_callback * 1000
+        at_most(f"{bridge}: broker CPU per callback", broker_us, STEADY_BROKER_US, " us")
+        p99_ms = None if run is None or run.latency_ms is None else run.latency_ms["p99"]
+        at_most(f"{bridge}: p99", p99_ms, STEADY_P99_MS, " ms")
+    for suffix in ["", *(f" c{c}" for c in sorted(connections_of(runs)))]:
+        bridge, ceiling = f"bridge{suffix}", f"bare-ceiling{suffix}"
+        if suffix and bridge not in by_name:
+            continue
+        run = by_name.get(bridge)
+        label = "" if run is None else f", wrk -c{run.connections}"
+        at_most(
+            f"{bridge} (saturated{label}): CPU per callback / the bare ceiling's",
+            cpu_ratio(bridge, ceiling),
+            SATURATED_CPU_OF_BARE,
+            "x",
+        )
+        ratio(
+            f"{bridge} / bare ceiling (saturated{label})", bridge, ceiling, SATURATED_RATE_OF_BARE
+        )
+
     n = scale_workers
     ratio("bridge / HTTP ceiling", "bridge", "http-ceiling", OF_HTTP_CEILING)
     ratio("bridge / naive bridge", "bridge", "naive", OF_NAIVE)
@@ -73,6 +126,16 @@ def comparisons(runs: list[Run], scale_workers: int) -> list[Comparison]:
         ratio(f"bridge at {n} workers / at 1", f"bridge {n}w", "bridge", None)
         p99(f"p99 at 50% of the maximum rate, {n} workers", f"bridge {n}w @50%")
     return out
+
+
+def connections_of(runs: list[Run]) -> set[int]:
+    """wrk's connections of the further saturating runs, named `<server> c<N>`."""
+    found = set()
+    for run in runs:
+        head, _, tail = run.name.rpartition(" c")
+        if head in ("bridge", "bare-ceiling") and tail.isdigit():
+            found.add(int(tail))
+    return found
 
 
 def soak(run: Run) -> list[Comparison]:

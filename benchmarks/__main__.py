@@ -1,4 +1,4 @@
-from tests.bench.harness import main
+from benchmarks.harness import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

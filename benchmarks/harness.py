@@ -1,76 +1,56 @@
 """The benchmark: a real broker, the bridge as it runs in production, load from outside.
 
-`make bench` runs, against one local broker and with one body (the vendor's sample):
-the Kafka ceiling, the HTTP ceiling, the bridge at saturation and at 25/50/75 % of
-its maximum, the naive bridge, the bridge with 1, 2, 10 and 100 videos per callback,
-all of it again at 2 workers, and a profile. `make bench-soak` runs the bridge at
-half its maximum for five minutes and reports how its memory moves.
+`make bench` runs, against one local broker: the Kafka ceiling, the bare and the HTTP
+ceilings and the bridge at saturation (64 and 256 connections) and at fixed rates (1,000
+and 3,000 callbacks/s), with the vendor's sample and with bodies whose videoIds spread
+over every partition; the bridge at 25/50/75 % of its maximum, the naive bridge, the
+bridge with 1, 2, 10 and 100 videos per callback, some of it again at 2 workers, and a
+profile. `make bench-soak` runs the bridge at half its maximum for five minutes and
+reports how its memory moves.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import re
-import resource
 import secrets
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import NamedTuple
 
 import msgspec
 
-from tests.bench import checks, loadgen, procs, profile, results, targets
-from tests.bench.bodies import VENDOR_SAMPLE_VIDEOS, vendor_sample, videos_body
-from tests.bench.kafka_ceiling import Outcome
-from tests.bench.loadgen import ROOT, Answers
-from tests.bench.results import Comparison, Run
-from tests.bench.services import (
+from benchmarks import checks, loadgen, procs, profile, results, segments, targets
+from benchmarks.bodies import VENDOR_SAMPLE_VIDEOS, spread_samples, vendor_sample, videos_body
+from benchmarks.kafka_ceiling import Outcome
+from benchmarks.loadgen import Answers
+from benchmarks.options import PARTITIONS, QUIET_LOAD, Options, parse
+from benchmarks.results import CEILINGS, Comparison, Run
+from benchmarks.services import (
     Service,
+    bare_command,
     bridge_command,
     ceiling_command,
     count_records,
     naive_command,
     settled_count,
 )
+from benchmarks.usage import Usage, Window, load_average, watching
 from tests.broker import LocalBroker
 from tests.kafka_tools import create_topics
 
-RESULTS = ROOT / "bench-results"
-# What `make bench` runs, in this order; --only and --skip choose among them.
-PARTS = ("kafka-ceiling", "http-ceiling", "bridge", "rates", "naive", "sizes", "scaling", "profile")
-QUIET_LOAD = 0.5
 # A run during which other work took more than this share of one core is run again.
 DISTURBED = 0.25
-
-
-def _env_int(name: str, default: int) -> int:
-    return int(os.environ.get(name) or default)
-
-
-@dataclass
-class Options:
-    seconds: int = 15
-    warmup: int = 3
-    connections: int = 64
-    workers: int = 1
-    scale_workers: int = 2
-    parts: tuple[str, ...] = PARTS
-    soak: int | None = None
-    soak_rate: int | None = None
-    wait_quiet: int = 0
-    retries: int = 2
-    bootstrap: str | None = None
-    out: Path = RESULTS
 
 
 def _now() -> str:
@@ -81,102 +61,34 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
-def _load() -> float:
-    return round(os.getloadavg()[0], 2)
-
-
-def _own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-@dataclass
-class Window:
-    """CPU seconds over a measured window: the server's, the broker's, the load generator's,
-    and the rest of the machine's (other work running meanwhile skews the figures)."""
-
-    server_pid: int
-    broker_pid: int | None
-    server: procs.CpuWindow = field(init=False)
-    broker: procs.CpuWindow | None = field(init=False)
-    loadgen: procs.CpuWindow | None = None
-    others: float = 0.0
-    load: tuple[float, float] = (0.0, 0.0)  # the 1-minute load average at start and end
-    _busy: float = 0.0
-    _own: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.server = procs.CpuWindow(self.server_pid)
-        self.broker = None if self.broker_pid is None else procs.CpuWindow(self.broker_pid)
-
-    def _parts(self) -> list[procs.CpuWindow]:
-        return [w for w in (self.server, self.broker, self.loadgen) if w is not None]
-
-    def start(self, loadgen_pid: int | None = None) -> None:
-        self.load = (_load(), 0.0)
-        self.loadgen = None if loadgen_pid is None else procs.CpuWindow(loadgen_pid)
-        for part in self._parts():
-            part.start()
-        self._busy, self._own = procs.machine_busy_seconds(), _own_cpu()
-
-    def stop(self) -> None:
-        for part in self._parts():
-            part.stop()
-        busy = procs.machine_busy_seconds() - self._busy
-        own = _own_cpu() - self._own  # this harness: sampling, scraping
-        self.others = max(0.0, busy - own - sum(part.seconds for part in self._parts()))
-        self.load = (self.load[0], _load())
-
-    def measure(self, process: subprocess.Popen[bytes]) -> None:
-        """The window is the life of `process`, a load generator."""
-        self.start(process.pid)
-        procs.wait_exited(process.pid)
-        self.stop()
-
-    @staticmethod
-    def seconds(part: procs.CpuWindow | None) -> float:
-        return 0.0 if part is None else round(part.seconds, 2)
-
-
-@dataclass
-class Usage:
-    """What the server under test used: CPU in the measured window, memory over the run."""
-
-    window: Window
-    sampler: procs.Sampler
-    hwm: int = 0
-
-
-@contextmanager
-def watching(pid: int, broker_pid: int | None, every: float = 0.25) -> Iterator[Usage]:
-    """Samples the memory of `pid` and its descendants while the block runs."""
-    with procs.Sampler(pid, interval=every) as sampler:
-        usage = Usage(Window(pid, broker_pid), sampler)
-        yield usage
-        usage.hwm = max(usage.hwm, procs.hwm_bytes(procs.tree(pid)))  # 0 once it has exited
-
-
 class Body(NamedTuple):
-    path: Path
-    videos: int
-    size: int
+    paths: tuple[Path, ...]  # posted in turn
+    videos: int  # per callback
+    size: int  # bytes of each
+    label: str  # sample | spread | N videos
 
 
 class Bench:
     def __init__(
-        self, options: Options, bootstrap: str, broker_pid: int | None, work: Path
+        self,
+        options: Options,
+        bootstrap: str,
+        broker_pid: int | None,
+        work: Path,
+        broker_data: Path | None = None,
     ) -> None:
         self.options = options
         self.bootstrap = bootstrap
         self.broker_pid = broker_pid
+        self.broker_data = broker_data
         self.work = work
         self.stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         self.out = options.out / self.stamp
         self.token = secrets.token_urlsafe(18)  # 24 characters
         self.runs: list[Run] = []
         self.failed: list[str] = []
-        self.profile_top: list[str] | None = None
-        self.load_before = _load()
+        self.profiles: dict[str, list[str]] = {}  # by load: the profile's text
+        self.load_before = load_average()
         self.topics = 0
 
     # -- the parts ----------------------------------------------------------
@@ -186,12 +98,23 @@ class Bench:
         self.topics += 1
         return f"bench.{self.stamp}.{self.topics:02d}.{_slug(name)}"
 
-    def body(self, videos: int | None) -> Body:
-        """A body file: the vendor's sample when `videos` is None."""
-        data = vendor_sample() if videos is None else videos_body(videos)
-        path = self.work / f"body-{'sample' if videos is None else videos}.json"
-        path.write_bytes(data)
-        return Body(path, VENDOR_SAMPLE_VIDEOS if videos is None else videos, len(data))
+    def body(self, kind: str | int) -> Body:
+        """The body files of `kind`: `sample` (the vendor's), `spread` (the sample with
+        videoIds that visit every partition in turn), or a number of videos."""
+        if kind == "sample":
+            datas, videos, label = [vendor_sample()], VENDOR_SAMPLE_VIDEOS, "sample"
+        elif kind == "spread":
+            datas, videos, label = spread_samples(PARTITIONS), VENDOR_SAMPLE_VIDEOS, "spread"
+        elif isinstance(kind, int):
+            datas, videos, label = [videos_body(kind)], kind, f"{kind} videos"
+        else:
+            raise ValueError(kind)
+        paths = []
+        for n, data in enumerate(datas):
+            path = self.work / f"body-{_slug(label)}-{n:03d}.json"
+            path.write_bytes(data)
+            paths.append(path)
+        return Body(tuple(paths), videos, len(datas[0]), label)
 
     def settings(self, topic: str, workers: int) -> dict[str, str]:
         return {
@@ -202,7 +125,7 @@ class Bench:
             "BRIDGE_TOPIC_MATERIAL_UPLOAD": f"bench.{self.stamp}.material",
             "BRIDGE_TOPIC_DLQ": f"bench.{self.stamp}.dlq",
             "BRIDGE_CREATE_TOPICS": "true",
-            "BRIDGE_TOPIC_PARTITIONS": "6",
+            "BRIDGE_TOPIC_PARTITIONS": str(PARTITIONS),
         }
 
     def service(self, name: str, server: str, workers: int, topic: str) -> Service:
@@ -210,18 +133,25 @@ class Bench:
         settings = self.settings(topic, workers)
         if server == "bridge":
             return Service(name, bridge_command(), log, settings=settings)
+        if server == "reference":
+            assert self.options.reference is not None
+            reference = self.options.reference
+            return Service(name, bridge_command(), log, settings=settings, cwd=reference)
         if server == "http-ceiling":
             return Service(name, ceiling_command(), log, settings=settings)
+        if server == "bare-ceiling":
+            return Service(name, bare_command(), log, settings=settings, has_metrics=False)
         if server == "naive":
-            asyncio.run(create_topics(self.bootstrap, topic, partitions=6))
+            asyncio.run(create_topics(self.bootstrap, topic, partitions=PARTITIONS))
             return Service(
                 name, naive_command(), log, settings=settings, ready_path="/docs", has_metrics=False
             )
         raise ValueError(server)
 
     def url(self, service: Service, server: str) -> str:
-        # The bridge and its HTTP ceiling authenticate as in production (the token in
-        # the path, as the platform is configured); the naive bridge has no auth.
+        # The bridges and the HTTP ceiling authenticate as in production (the token in
+        # the path, as the platform is configured); the naive bridge has no auth, and
+        # the bare ceiling ignores the token.
         route = "/callbacks/video-upload"
         return service.url + route + ("" if server == "naive" else f"/{self.token}")
 
@@ -231,6 +161,14 @@ class Bench:
             return count_records(self.bootstrap, topic)
         return settled_count(self.bootstrap, topic)
 
+    def batches(self, topic: str, window: Window) -> segments.Batches | None:
+        """The batches the broker stored for `topic` within the measured window, when its
+        log segments can be read here."""
+        if self.broker_data is None:
+            return None
+        found = segments.read(self.broker_data, topic)
+        return segments.summarise(found, window.started_ms, window.stopped_ms)
+
     def record(self, run: Run) -> Run:
         self.runs.append(run)
         results.write(self.out / f"{len(self.runs):02d}-{_slug(run.name)}.json", run)
@@ -239,13 +177,23 @@ class Bench:
 
     # -- the runs -----------------------------------------------------------
 
-    def saturate(self, name: str, server: str, workers: int = 1, videos: int | None = None) -> Run:
+    def saturate(
+        self,
+        name: str,
+        server: str,
+        workers: int = 1,
+        body: str | int = "sample",
+        connections: int | None = None,
+    ) -> Run:
         """Closed loop with wrk: as many callbacks as the server answers."""
-        return self.quietest(lambda: self._saturate(name, server, workers, videos))
+        connections = connections or self.options.connections
+        return self.quietest(lambda: self._saturate(name, server, workers, body, connections))
 
-    def fixed_rate(self, name: str, rate: int, workers: int = 1) -> Run:
+    def fixed_rate(
+        self, name: str, rate: int, server: str = "bridge", body: str = "sample", workers: int = 1
+    ) -> Run:
         """Open loop with vegeta: `rate` callbacks a second, whatever the answers."""
-        return self.quietest(lambda: self._fixed_rate(name, rate, workers))
+        return self.quietest(lambda: self._fixed_rate(name, rate, server, body, workers))
 
     def kafka_ceiling(self) -> Run:
         """The same records, produced flat out by aiokafka in a process of its own."""
@@ -275,32 +223,35 @@ class Bench:
             print(f"  {run.name}: TOPIC CHECK FAILED: {run.topic_check.note}", flush=True)
         return run
 
-    def _saturate(self, name: str, server: str, workers: int, videos: int | None) -> Run:
+    def _saturate(
+        self, name: str, server: str, workers: int, kind: str | int, connections: int
+    ) -> Run:
         opts = self.options
-        body = self.body(videos)
+        body = self.body(kind)
         topic = self.topic(name)
         service = self.service(name, server, workers, topic)
         url = self.url(service, server)
-        kafka = server != "http-ceiling"
+        kafka = server not in CEILINGS
         started = _now()
         with service, watching(service.pid, self.broker_pid) as usage:
-            loadgen.wrk(url, body.path, opts.warmup, opts.connections)
+            loadgen.wrk(url, body.paths, opts.warmup, connections)
             before = self.count(service, topic) if kafka else 0
             answers = loadgen.wrk(
-                url, body.path, opts.seconds, opts.connections, during=usage.window.measure
+                url, body.paths, opts.seconds, connections, during=usage.window.measure
             )
             after = self.count(service, topic) if kafka else 0
         check = checks.closed_loop(topic, after - before, answers, body.videos) if kafka else None
-        return _run(
+        run = _run(
             Run(
                 name=name,
                 server=server,
                 mode="saturation",
                 workers=workers,
+                body=body.label,
                 videos_per_callback=body.videos,
                 body_bytes=body.size,
                 load_generator=f"{loadgen.wrk_version()}, 1 thread",
-                connections=opts.connections,
+                connections=connections,
                 warmup_seconds=opts.warmup,
                 topic_check=check,
                 started_at=started,
@@ -308,11 +259,15 @@ class Bench:
             answers,
             usage,
         )
+        run.kafka_batches = self.batches(topic, usage.window) if kafka else None
+        return run
 
     def _fixed_rate(
         self,
         name: str,
         rate: int,
+        server: str = "bridge",
+        kind: str = "sample",
         workers: int = 1,
         seconds: int | None = None,
         warmup: int | None = None,
@@ -320,10 +275,11 @@ class Bench:
     ) -> Run:
         seconds = self.options.seconds if seconds is None else seconds
         warmup = self.options.warmup if warmup is None else warmup
-        body = self.body(None)
+        body = self.body(kind)
         topic = self.topic(name)
-        service = self.service(name, "bridge", workers, topic)
-        url = self.url(service, "bridge")
+        service = self.service(name, server, workers, topic)
+        url = self.url(service, server)
+        kafka = server not in CEILINGS
         workdir = self.work / _slug(name)
         workdir.mkdir(exist_ok=True)
         started = _now()
@@ -334,25 +290,28 @@ class Bench:
                 time.sleep(warmup)
                 usage.window.measure(attack)
 
-            answers = loadgen.vegeta(url, body.path, rate, seconds, warmup, workdir, measure)
-            records = self.count(service, topic)
+            answers = loadgen.vegeta(url, body.paths, rate, seconds, warmup, workdir, measure)
+            records = self.count(service, topic) if kafka else 0
+        check = checks.open_loop(topic, records, answers, body.videos) if kafka else None
         run = _run(
             Run(
                 name=name,
-                server="bridge",
+                server=server,
                 mode=mode,
                 workers=workers,
+                body=body.label,
                 videos_per_callback=body.videos,
                 body_bytes=body.size,
                 load_generator=f"vegeta {loadgen.VEGETA_VERSION}",
                 rate_offered=float(rate),
                 warmup_seconds=warmup,
-                topic_check=checks.open_loop(topic, records, answers, body.videos),
+                topic_check=check,
                 started_at=started,
             ),
             answers,
             usage,
         )
+        run.kafka_batches = self.batches(topic, usage.window) if kafka else None
         if mode == "soak":
             samples = usage.sampler.samples
             settle = max(warmup, seconds / 10)
@@ -361,6 +320,22 @@ class Bench:
                 (round(t - samples[0][0], 1), round(rss / procs.MB, 2)) for t, rss in samples
             ]
         return run
+
+    def warm_broker(self, seconds: int) -> None:
+        """A fresh broker's JVM compiles its produce path while it serves the first runs,
+        which would pay for it: produce flat out for a while first, unmeasured."""
+        if seconds <= 0:
+            return
+        topic = self.topic("broker warm-up")
+        asyncio.run(create_topics(self.bootstrap, topic, partitions=PARTITIONS))
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")},
+            **self.settings(topic, 1),
+        }
+        command = [sys.executable, "-m", "benchmarks.kafka_ceiling"]
+        command += [f"--seconds={seconds}", "--warmup=0"]
+        print(f"warming the broker up for {seconds} s", flush=True)
+        subprocess.run(command, env=env, stdout=subprocess.DEVNULL, check=True)
 
     def _kafka_ceiling(self) -> Run:
         opts = self.options
@@ -371,7 +346,7 @@ class Bench:
             **{k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")},
             **self.settings(topic, 1),
         }
-        command = [sys.executable, "-m", "tests.bench.kafka_ceiling"]
+        command = [sys.executable, "-m", "benchmarks.kafka_ceiling"]
         command += [f"--seconds={opts.seconds}", f"--warmup={opts.warmup}"]
         started = _now()
         lines = []
@@ -412,6 +387,7 @@ class Bench:
             latency_ms={},
         )
         run = _run(run, answers, usage)
+        run.kafka_batches = self.batches(topic, usage.window)
         # Exactly the records acknowledged in the window, not whole callbacks.
         run.records_per_s = round(outcome.records_per_s, 1)
         run.videos_per_s = run.records_per_s
@@ -420,35 +396,72 @@ class Bench:
         return run
 
     def profile(self) -> None:
-        """The bridge under py-spy during a saturating run: a flame graph and a text profile."""
+        """The bridge under py-spy, saturated and at the highest fixed rate: a flame graph
+        and a text profile of each."""
         opts = self.options
-        body = self.body(None)
+        body = self.body("sample")
+        span = max(2, min(opts.seconds, 10))
         name = "bridge under py-spy"
         service = self.service(name, "bridge", 1, self.topic(name))
         url = self.url(service, "bridge")
-        span = max(2, min(opts.seconds, 10))
         with service:
-            loadgen.wrk(url, body.path, opts.warmup, opts.connections)
+            loadgen.wrk(url, body.paths, opts.warmup, opts.connections)
 
-            def record(_: subprocess.Popen[bytes]) -> None:
-                self.profile_top = profile.record(service.pid, span, self.out)
+            def saturated(_: subprocess.Popen[bytes]) -> None:
+                self.profiles["saturated"] = profile.record(service.pid, span, self.out)
 
-            loadgen.wrk(url, body.path, 2 * span + 2, opts.connections, during=record)
+            loadgen.wrk(url, body.paths, 2 * span + 2, opts.connections, during=saturated)
         print(f"profile: {self.out / 'profile.svg'} and {self.out / 'profile-top.txt'}")
+        rate = max(opts.fixed_rates)
+        stem = f"profile-at-{rate}"
+        name = f"bridge under py-spy @{rate}/s"
+        service = self.service(name, "bridge", 1, self.topic(name))
+        url = self.url(service, "bridge")
+        workdir = self.work / _slug(name)
+        workdir.mkdir(exist_ok=True)
+        with service:
+
+            def steady(_: subprocess.Popen[bytes]) -> None:
+                time.sleep(opts.warmup)  # the warm-up: not profiled
+                self.profiles[f"at {rate}/s"] = profile.record(service.pid, span, self.out, stem)
+
+            loadgen.vegeta(url, body.paths, rate, 2 * span + 2, opts.warmup, workdir, steady)
+        print(f"profile: {self.out / f'{stem}.svg'} and {self.out / f'{stem}-top.txt'}")
 
     # -- the whole ----------------------------------------------------------
 
     def bench(self) -> None:
         opts = self.options
         parts = opts.parts
+        self.warm_broker(opts.broker_warmup)
         if "kafka-ceiling" in parts:
             self.kafka_ceiling()
+        if "bare-ceiling" in parts:
+            self.saturate_all("bare-ceiling", "bare-ceiling")
         if "http-ceiling" in parts:
             self.saturate("http-ceiling", "http-ceiling", opts.workers)
+        # The bridge, and the reference bridge under each of the same loads right after it.
+        bridges = ["bridge"] + (["reference"] if opts.reference is not None else [])
         if "bridge" in parts or "rates" in parts:
             top = self.saturate("bridge", "bridge", opts.workers)
+            if "bridge" in parts:
+                if opts.reference is not None:
+                    self.saturate("reference", "reference", opts.workers)
+                for more in opts.more_connections:
+                    for server in bridges:
+                        self.saturate(f"{server} c{more}", server, opts.workers, "sample", more)
+                for server in bridges:
+                    self.saturate(f"{server} spread", server, opts.workers, "spread")
             if "rates" in parts:
                 self.rates("bridge", top, opts.workers)
+        if "fixed-rates" in parts:
+            for rate in opts.fixed_rates:
+                self.fixed_rate(f"bare-ceiling @{rate}/s", rate, "bare-ceiling")
+                self.fixed_rate(f"http-ceiling @{rate}/s", rate, "http-ceiling")
+                for body in ("sample", "spread"):
+                    for server in bridges:
+                        label = server if body == "sample" else f"{server} {body}"
+                        self.fixed_rate(f"{label} @{rate}/s", rate, server, body, opts.workers)
         if "naive" in parts:
             self.saturate("naive", "naive")
         if "sizes" in parts:
@@ -463,11 +476,18 @@ class Bench:
             self.profile()
         self.summarise(targets.comparisons(self.runs, opts.scale_workers))
 
+    def saturate_all(self, name: str, server: str) -> None:
+        """At `connections`, then at each of `more_connections`."""
+        opts = self.options
+        self.saturate(name, server, opts.workers)
+        for connections in opts.more_connections:
+            self.saturate(f"{name} c{connections}", server, opts.workers, "sample", connections)
+
     def rates(self, name: str, top: Run, workers: int) -> None:
         """Fixed rates at 25, 50 and 75 % of the maximum measured at saturation."""
         for share in (25, 50, 75):
             rate = round(top.callbacks_per_s * share / 100)
-            self.fixed_rate(f"{name} @{share}%", rate, workers)
+            self.fixed_rate(f"{name} @{share}%", rate, "bridge", "sample", workers)
 
     def soak(self) -> None:
         """The bridge at half its maximum for a long while: does its memory stay flat?"""
@@ -477,7 +497,7 @@ class Bench:
             rate = round(self.saturate("bridge", "bridge", opts.workers).callbacks_per_s / 2)
         seconds = opts.soak or 300
         run = self._fixed_rate(
-            "bridge soak @50%", rate, opts.workers, seconds=seconds, warmup=10, mode="soak"
+            "bridge soak @50%", rate, workers=opts.workers, seconds=seconds, warmup=10, mode="soak"
         )
         self.record(self.checked(run))
         series = run.rss_series_mb or []
@@ -488,22 +508,31 @@ class Bench:
     def summarise(self, comparisons: list[Comparison]) -> None:
         summary = results.Summary(
             started_at=self.stamp,
-            command=shlex.join(["python", "-m", "tests.bench", *sys.argv[1:]]),
+            command=shlex.join(["python", "-m", "benchmarks", *sys.argv[1:]]),
             machine=results.machine(),
             options={
                 "seconds": self.options.seconds,
                 "warmup": self.options.warmup,
                 "connections": self.options.connections,
                 "workers": self.options.workers,
+                "reference": ""
+                if self.options.reference is None
+                else f"{self.options.reference} at {results.commit(self.options.reference)}",
             },
             load_before=self.load_before,
             quietness=_quietness(self.runs, self.load_before),
             runs=self.runs,
             comparisons=comparisons,
-            profile=self.profile_top,
+            profiles=self.profiles,
         )
         results.write(self.out / "summary.json", summary)
-        text = results.table(self.runs) + "\n\n" + results.comparisons_table(comparisons)
+        text = "\n\n".join(
+            [
+                results.table(self.runs),
+                results.costs_table(self.runs),
+                results.comparisons_table(comparisons),
+            ]
+        )
         (self.out / "table.md").write_text(text + "\n")
         latest = self.options.out / "latest"
         latest.unlink(missing_ok=True)
@@ -515,9 +544,9 @@ class Bench:
         )
         print(f"{_quietness(self.runs, self.load_before)}\n")
         print(text)
-        if self.profile_top:
-            print("\nTop functions by own time (py-spy):")
-            print("\n".join(self.profile_top[:18]))
+        for load, lines in self.profiles.items():
+            print(f"\nTop functions by own time (py-spy), {load}:")
+            print("\n".join(lines[:18]))
         print(f"\nResults: {self.out}/")
         for failure in self.failed:
             print(f"TOPIC CHECK FAILED: {failure}")
@@ -562,122 +591,53 @@ def _run(run: Run, answers: Answers, usage: Usage) -> Run:
     run.rss_hwm_mb = round(usage.hwm / procs.MB, 1)
     run.pss_peak_mb = round(usage.sampler.pss_peak / procs.MB, 1)
     run.broker_cpu_seconds = Window.seconds(usage.window.broker)
+    run.broker_cpu_ms_per_callback = round(run.broker_cpu_seconds * 1000 / max(1, acked), 3)
     run.loadgen_cpu_seconds = Window.seconds(usage.window.loadgen)
     run.other_cpu_seconds = round(usage.window.others, 2)
     run.load_average = usage.window.load
     return run
 
 
+class Broker(NamedTuple):
+    bootstrap: str
+    pid: int | None  # when it runs on this machine, to measure its CPU
+    data: Path | None  # its log.dirs, when known, to read the batches it stored
+
+
 @contextmanager
-def broker(options: Options, work: Path) -> Iterator[tuple[str, int | None]]:
+def broker(options: Options, work: Path) -> Iterator[Broker]:
     """The given broker, or a local one on free ports for this run alone."""
     if options.bootstrap:
         host, _, port = options.bootstrap.rpartition(":")
         nearby = host in ("127.0.0.1", "localhost", "[::1]") and port.isdigit()
-        yield options.bootstrap, procs.listener(int(port)) if nearby else None
+        pid = procs.listener(int(port)) if nearby else None
+        yield Broker(options.bootstrap, pid, options.broker_data)
         return
     local = LocalBroker(work / "kafka")
     print(f"starting a local broker on {local.bootstrap}", flush=True)
     local.start()
     try:
-        yield local.bootstrap, local.pid
+        yield Broker(local.bootstrap, local.pid, local.state_dir / "data")
     finally:
         local.stop()
 
 
 def wait_until_quiet(seconds: int) -> None:
     deadline = time.monotonic() + seconds
-    while _load() >= QUIET_LOAD and time.monotonic() < deadline:
+    while load_average() >= QUIET_LOAD and time.monotonic() < deadline:
         time.sleep(5)
 
 
-def _parts(text: str) -> tuple[str, ...]:
-    parts = tuple(part.strip() for part in text.split(",") if part.strip())
-    unknown = [part for part in parts if part not in PARTS]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown part {unknown[0]}; parts are {', '.join(PARTS)}")
-    return parts
-
-
-def parse(argv: list[str] | None) -> Options:
-    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
-    parser.add_argument(
-        "--seconds",
-        type=int,
-        default=_env_int("BENCH_SECONDS", 15),
-        help="measured seconds per run (BENCH_SECONDS, default 15)",
-    )
-    parser.add_argument(
-        "--warmup",
-        type=int,
-        default=_env_int("BENCH_WARMUP", 3),
-        help="warm-up seconds before each, excluded from the figures (BENCH_WARMUP, default 3)",
-    )
-    parser.add_argument(
-        "--connections",
-        type=int,
-        default=_env_int("BENCH_CONNECTIONS", 64),
-        help="wrk's connections at saturation (BENCH_CONNECTIONS, default 64)",
-    )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=_env_int("BENCH_WORKERS", 1),
-        help="bridge workers of the main runs (BENCH_WORKERS, default 1)",
-    )
-    parser.add_argument("--scale-workers", type=int, default=2, help="workers of the scaling runs")
-    parser.add_argument(
-        "--only",
-        type=_parts,
-        default=PARTS,
-        metavar="PART,...",
-        help=f"run only these parts, of: {', '.join(PARTS)}",
-    )
-    parser.add_argument(
-        "--skip", type=_parts, default=(), metavar="PART,...", help="run all parts but these"
-    )
-    parser.add_argument(
-        "--soak",
-        type=int,
-        metavar="SECONDS",
-        help="instead: the bridge at 50%% of its maximum for SECONDS, sampling its memory",
-    )
-    parser.add_argument("--soak-rate", type=int, help="the soak's rate (default: measure first)")
-    parser.add_argument(
-        "--wait-quiet",
-        type=int,
-        default=_env_int("BENCH_WAIT_QUIET", 0),
-        metavar="SECONDS",
-        help=f"wait up to SECONDS for the load average to drop below {QUIET_LOAD}",
-    )
-    parser.add_argument(
-        "--retries",
-        type=int,
-        default=_env_int("BENCH_RETRIES", 2),
-        help="run a part again, up to this many times, while other work disturbs it "
-        "(BENCH_RETRIES, default 2)",
-    )
-    parser.add_argument("--bootstrap", help="use this broker instead of starting one")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="default: bench-results/")
-    args = parser.parse_args(argv)
-    return Options(
-        seconds=args.seconds,
-        warmup=args.warmup,
-        connections=args.connections,
-        workers=args.workers,
-        scale_workers=args.scale_workers,
-        parts=tuple(part for part in args.only if part not in args.skip),
-        soak=args.soak,
-        soak_rate=args.soak_rate,
-        wait_quiet=args.wait_quiet,
-        retries=args.retries,
-        bootstrap=args.bootstrap,
-        out=args.out,
-    )
+def _interrupt(sig: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
-    options = parse(argv)
+    # SIGTERM, and SIGINT where a shell started this in the background and ignores it,
+    # end a run as Ctrl-C does: its servers and broker are stopped, not left behind.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    options = parse(argv, __doc__)
     try:
         loadgen.ensure_tools()
     except loadgen.ToolMissing as error:
@@ -685,18 +645,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if options.wait_quiet:
         wait_until_quiet(options.wait_quiet)
-    load = _load()
+    load = load_average()
     print(f"load average (1 min) before the runs: {load:.2f}", flush=True)
     if load >= QUIET_LOAD:
         print(f"note: the machine is not quiet (load >= {QUIET_LOAD}); figures will be lower")
     with (
         tempfile.TemporaryDirectory(prefix="bench-") as tmp,
-        broker(options, Path(tmp)) as (
-            bootstrap,
-            broker_pid,
-        ),
+        broker(options, Path(tmp)) as kafka,
     ):
-        bench = Bench(options, bootstrap, broker_pid, Path(tmp))
+        if options.bootstrap:
+            options.broker_warmup = 0  # a running broker has been serving already
+        bench = Bench(options, kafka.bootstrap, kafka.pid, Path(tmp), kafka.data)
         bench.load_before = load
         if options.soak is not None:
             bench.soak()

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import msgspec
 
-from tests.bench.loadgen import ROOT
+from benchmarks.loadgen import ROOT
+from benchmarks.segments import Batches
 
 
 class TopicCheck(msgspec.Struct, frozen=True, kw_only=True):
@@ -31,9 +32,10 @@ class Run(msgspec.Struct, kw_only=True):
     """One run: what was measured, how, and the topic check. The figures are filled in last."""
 
     name: str
-    server: str  # bridge | http-ceiling | naive | kafka-ceiling
+    server: str  # bridge | reference | bare-ceiling | http-ceiling | naive | kafka-ceiling
     mode: str  # saturation | fixed-rate | produce | soak
     workers: int
+    body: str = "sample"  # sample | spread | N videos
     videos_per_callback: int
     body_bytes: int
     load_generator: str
@@ -58,6 +60,9 @@ class Run(msgspec.Struct, kw_only=True):
     rss_slope_mb_per_min: float | None = None  # the soak's
     rss_series_mb: list[tuple[float, float]] | None = None  # the soak's (seconds, MB)
     broker_cpu_seconds: float = 0.0
+    broker_cpu_ms_per_callback: float = 0.0
+    # The record batches the broker stored in the measured window (its log segments).
+    kafka_batches: Batches | None = None
     loadgen_cpu_seconds: float = 0.0
     # Everything else on the machine in the window: other work that skews the figures.
     other_cpu_seconds: float = 0.0
@@ -83,7 +88,7 @@ class Summary(msgspec.Struct, kw_only=True):
     quietness: str
     runs: list[Run]
     comparisons: list[Comparison]
-    profile: list[str] | None = None
+    profiles: dict[str, list[str]] = {}  # by load: functions by own and total time
 
 
 def machine() -> dict[str, str]:
@@ -95,7 +100,7 @@ def machine() -> dict[str, str]:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "kafka": _kafka_version(),
-        "commit": _commit(),
+        "commit": commit(ROOT),
     }
     for package in ("aiokafka", "uvicorn", "uvloop", "httptools", "starlette", "msgspec"):
         info[package] = _version(package)
@@ -124,10 +129,12 @@ def _kafka_version() -> str:
     return f"Apache Kafka {found.group(1)} (local, KRaft, one node)" if found else "unknown"
 
 
-def _commit() -> str:
+def commit(root: Path) -> str:
+    """The commit checked out at `root`, and whether its bridge/ has changes on top."""
+
     def git(*args: str) -> str:
         result = subprocess.run(
-            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
+            ["git", *args], cwd=root, capture_output=True, text=True, check=False
         )
         return result.stdout.strip()
 
@@ -218,6 +225,74 @@ def _check(check: TopicCheck) -> str:
 
 def _rule(head: str) -> str:
     return "|" + "---|" * (head.count("|") - 1)
+
+
+BARE = "bare-ceiling"
+CEILINGS = (BARE, "http-ceiling")
+_ORDER = {BARE: 0, "http-ceiling": 1, "bridge": 2, "reference": 3, "naive": 4}
+
+
+def _load(run: Run) -> tuple[int, float] | None:
+    """Runs under the same load share a baseline: a fixed rate, or wrk's connections."""
+    if run.mode == "fixed-rate" and run.rate_offered is not None:
+        return 0, run.rate_offered
+    if run.mode == "saturation" and run.connections is not None:
+        return 1, float(run.connections)
+    return None
+
+
+def baselines(runs: list[Run]) -> dict[tuple[int, float], Run]:
+    """The bare ceiling's run under each load, one worker, the vendor's sample."""
+    found = {}
+    for run in runs:
+        load = _load(run)
+        if run.server == BARE and run.workers == 1 and run.body == "sample" and load:
+            found[load] = run
+    return found
+
+
+def costs_table(runs: list[Run]) -> str:
+    """Per callback, against the bare ceiling under the same load: the server's CPU and the
+    broker's, the batches the broker stored, latency. Loads without a bare run are left out."""
+    bare = baselines(runs)
+    head = (
+        "| load | run | callbacks/s | x bare | CPU us/callback | x bare | broker CPU us/callback "
+        "| records/batch | p50 ms | p99 ms |"
+    )
+    lines = [head, _rule(head)]
+    chosen = [
+        run
+        for run in runs
+        if (load := _load(run)) in bare and run.workers == 1 and run.body in ("sample", "spread")
+    ]
+    chosen.sort(
+        key=lambda run: (
+            _load(run),
+            run.server not in CEILINGS,
+            run.body,
+            _ORDER.get(run.server, 9),
+        )
+    )
+    for run in chosen:
+        load = _load(run)
+        assert load is not None
+        base = bare[load]
+        cpu = run.cpu_ms_per_callback * 1000
+        kind = f"vegeta {run.rate_offered:,.0f}/s" if load[0] == 0 else f"wrk -c{run.connections}"
+        batches = run.kafka_batches
+        lines.append(
+            f"| {kind} | {run.name} | {run.callbacks_per_s:,.0f} "
+            f"| {_ratio(run.callbacks_per_s, base.callbacks_per_s)} | {cpu:.0f} "
+            f"| {_ratio(run.cpu_ms_per_callback, base.cpu_ms_per_callback)} "
+            f"| {run.broker_cpu_ms_per_callback * 1000:.0f} "
+            f"| {'' if batches is None else f'{batches.records_per_batch:.1f}'} "
+            f"| {_ms(run.latency_ms, 'p50')} | {_ms(run.latency_ms, 'p99')} |"
+        )
+    return "\n".join(lines)
+
+
+def _ratio(value: float, base: float) -> str:
+    return f"{value / base:.2f}" if base else ""
 
 
 def comparisons_table(comparisons: list[Comparison]) -> str:

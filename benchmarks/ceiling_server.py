@@ -1,7 +1,7 @@
 """The HTTP ceiling, for the benchmark only: the bridge's own server, middleware, auth and
 decoding, with publishing switched to a no-op. What the bridge does beyond this is Kafka.
 
-    BRIDGE_AUTH_TOKENS=... BRIDGE_PORT=8081 python -m tests.bench.ceiling_server
+    BRIDGE_AUTH_TOKENS=... BRIDGE_PORT=8081 python -m benchmarks.ceiling_server
 
 It reads the same `BRIDGE_*` settings as `bridge serve` (Kafka ones are unused) and,
 with `BRIDGE_WORKERS` > 1, runs that many such servers on one port (SO_REUSEPORT),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.bench.loadgen import Answers
-from tests.bench.results import TopicCheck
+from benchmarks.loadgen import Answers
+from benchmarks.results import TopicCheck
 
 _MISSING = "{records} records < {acked} acknowledged videos: acknowledged records are missing"
 

@@ -20,7 +20,8 @@ from tests.ports import free_port
 class Service:
     """A server started as a process of its own, ready once `ready_path` answers 200.
 
-    `{port}` in the command is replaced by the port it is given.
+    `{port}` in the command is replaced by the port it is given. Started in `cwd`, when
+    given, which `python -m` puts first on the module path: a checkout there is what runs.
     """
 
     def __init__(
@@ -32,6 +33,7 @@ class Service:
         settings: dict[str, str],
         ready_path: str = "/readyz",
         has_metrics: bool = True,
+        cwd: Path | None = None,
     ) -> None:
         self.name = name
         self.port = free_port()
@@ -40,6 +42,7 @@ class Service:
         self.log_path = log_path
         self.ready_path = ready_path
         self.has_metrics = has_metrics
+        self.cwd = cwd
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")},
             "BRIDGE_HOST": "127.0.0.1",
@@ -63,6 +66,7 @@ class Service:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                cwd=self.cwd,
             )
         deadline = time.monotonic() + timeout
         while True:
@@ -150,13 +154,17 @@ def bridge_command() -> list[str]:
     return [sys.executable, "-m", "bridge", "serve"]
 
 
+def bare_command() -> list[str]:
+    return [sys.executable, "-m", "benchmarks.bare_server"]
+
+
 def ceiling_command() -> list[str]:
-    return [sys.executable, "-m", "tests.bench.ceiling_server"]
+    return [sys.executable, "-m", "benchmarks.ceiling_server"]
 
 
 def naive_command() -> list[str]:
     # uvicorn's defaults otherwise, access log included, as `uvicorn app:app` runs.
-    app = "tests.bench.naive_bridge:app"
+    app = "benchmarks.naive_bridge:app"
     return [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", "{port}"]
 
 

@@ -11,14 +11,14 @@ from pathlib import Path
 PY_SPY = Path(sys.executable).parent / "py-spy"
 
 
-def record(pid: int, seconds: int, out: Path) -> list[str]:
+def record(pid: int, seconds: int, out: Path, stem: str = "profile") -> list[str]:
     """Sample `pid` for `seconds` twice: collapsed stacks, then a flame graph (SVG).
 
-    Writes profile.folded, profile.svg and profile-top.txt under `out`; returns the
+    Writes <stem>.folded, <stem>.svg and <stem>-top.txt under `out`; returns the
     lines of the latter (functions by own time, then by total time).
     """
     out.mkdir(parents=True, exist_ok=True)
-    folded, svg = out / "profile.folded", out / "profile.svg"
+    folded, svg = out / f"{stem}.folded", out / f"{stem}.svg"
     for fmt, path in (("raw", folded), ("flamegraph", svg)):
         command = [
             str(PY_SPY),
@@ -39,14 +39,14 @@ def record(pid: int, seconds: int, out: Path) -> list[str]:
         if result.returncode != 0:
             raise RuntimeError(f"py-spy failed ({result.returncode}): {result.stderr.strip()}")
     lines = top(folded.read_text())
-    (out / "profile-top.txt").write_text("\n".join(lines) + "\n")
+    (out / f"{stem}-top.txt").write_text("\n".join(lines) + "\n")
     return lines
 
 
 def _short(frame: str) -> str:
     """`func (…/site-packages/pkg/mod.py)` -> `func (pkg/mod.py)`; project files from the root."""
     return re.sub(
-        r"\((?:[^()]*/(?:site-packages|python3\.\d+)/|[^()]*/(?=(?:bridge|tests)/))",
+        r"\((?:[^()]*/(?:site-packages|python3\.\d+)/|[^()]*/(?=(?:bridge|tests|benchmarks)/))",
         "(",
         frame,
     )

@@ -1,13 +1,27 @@
--- wrk script: POST the body in the file named by BENCH_BODY as application/json on every
--- request, count the answers by status, and print one line at the end:
+-- wrk script: POST the bodies in the files named by BENCH_BODIES (separated by ":") as
+-- application/json, in turn, count the answers by status, and print one line at the end:
 --   BENCH_RESULT {"duration_us":..,"requests":..,"errors":{..},"latency_us":{..},"statuses":{..}}
 
-local path = assert(os.getenv("BENCH_BODY"), "BENCH_BODY must name the body file")
-local file = assert(io.open(path, "rb"))
+local paths = assert(os.getenv("BENCH_BODIES"), "BENCH_BODIES must name the body files")
+local bodies = {}
+for path in string.gmatch(paths, "[^:]+") do
+  local file = assert(io.open(path, "rb"))
+  table.insert(bodies, file:read("*a"))
+  file:close()
+end
 wrk.method = "POST"
-wrk.body = file:read("*a")
-file:close()
+wrk.body = bodies[1]
 wrk.headers["Content-Type"] = "application/json"
+
+-- One body: wrk sends the same prepared request every time, its cheapest way. Several:
+-- each request is built here, the next body each time.
+if #bodies > 1 then
+  local next_body = 0
+  function request()
+    next_body = next_body % #bodies + 1
+    return wrk.format(nil, nil, nil, bodies[next_body])
+  end
+end
 
 local threads = {}
 

@@ -2,7 +2,7 @@
 sample, produced flat out with the bridge's producer settings, no HTTP in the way.
 
     BRIDGE_KAFKA_BOOTSTRAP_SERVERS=... BRIDGE_TOPIC_VIDEO_UPLOAD=... \
-        python -m tests.bench.kafka_ceiling --seconds 15 --warmup 3
+        python -m benchmarks.kafka_ceiling --seconds 15 --warmup 3
 
 Keeps up to `BRIDGE_MAX_RECORDS_IN_FLIGHT` records unacknowledged, as one bridge worker
 may. Prints `measuring` and `measured` around the measured window, then one JSON
@@ -21,12 +21,12 @@ from typing import Any
 import msgspec
 from aiokafka import AIOKafkaProducer
 
+from benchmarks.bodies import vendor_sample
 from bridge import records
 from bridge.kafka.options import producer_options
 from bridge.kinds import VIDEO_UPLOAD
 from bridge.logs import utc_now
 from bridge.settings import Settings, load_settings
-from tests.bench.bodies import vendor_sample
 
 
 class Outcome(msgspec.Struct, frozen=True):

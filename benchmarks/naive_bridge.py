@@ -8,7 +8,7 @@ none of the bridge's guarantees beyond that (no dead letters, no limits, no auth
 every shortcut it takes makes it faster, never slower.
 
     BRIDGE_KAFKA_BOOTSTRAP_SERVERS=... BRIDGE_TOPIC_VIDEO_UPLOAD=... \
-        uvicorn tests.bench.naive_bridge:app --port 8081
+        uvicorn benchmarks.naive_bridge:app --port 8081
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@
 #
 # Usage: tools.sh [wrk] [vegeta]   (both when none is named)
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/.."
 SAY_AS=bench
-# shellcheck source=../../deploy/tools/lib.sh
+# shellcheck source=../deploy/tools/lib.sh
 source deploy/tools/lib.sh
 
 ensure_wrk() {
