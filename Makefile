@@ -126,7 +126,7 @@ dashboard: install ## regenerate the Grafana dashboard (deploy/grafana/, and the
 
 chart-test: install tools ## the chart's releases on a real kube-apiserver + etcd on 127.0.0.1 (builds them into .tools/)
 	bash deploy/tools/install-kubernetes.sh apiserver
-	$(BIN)/pytest -m kubernetes tests/kubernetes/test_chart_releases.py
+	$(BIN)/pytest -m kubernetes tests/deploy/kubernetes/test_chart_releases.py
 
 # Root, and only with CI=true or BRIDGE_CLUSTER_TEST=yes: it changes iptables and kernel
 # parameters (and puts them back). The image is the one `make image` builds.
@@ -135,4 +135,4 @@ cluster-test: install tools kafka-jars ## the chart on a whole single-node clust
 	$(MAKE) image
 	bash deploy/tools/install-kubernetes.sh node
 	mkdir -p build/cluster
-	CLUSTER_REPORT_DIR=build/cluster $(BIN)/pytest -m kubernetes tests/kubernetes/test_cluster.py
+	CLUSTER_REPORT_DIR=build/cluster $(BIN)/pytest -m kubernetes tests/deploy/kubernetes/test_cluster.py

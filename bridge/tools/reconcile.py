@@ -13,25 +13,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import sys
 import time
 from collections.abc import Awaitable
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict
+from datetime import datetime, timedelta
 from typing import Any, TextIO
 
 import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
-from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from bridge.kafka.options import client_options, producer_options
 from bridge.kinds import VIDEO_UPLOAD
 from bridge.logs import utc_now
 from bridge.records import Context, Item, OutgoingRecord, records_for
 from bridge.settings import Settings
+from bridge.tools.run_stats import ReconcileMetrics, RunStats
 from bridge.tools.topic_reader import partitions_of
+from bridge.tools.windows import Window, lookback_window
 from bridge.vod.api import ApiCounts, ApiUnavailable, VendorError, VideoApi
 from bridge.wire.upload import number
 
@@ -42,7 +42,6 @@ log = logging.getLogger("bridge.tools.reconcile")
 ORIGIN_HEADER = ("ce_origin", b"reconciliation")
 ROUTE = "reconcile"
 _NEVER = -1  # the updateTime of a record without a readable one: older than any
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
 class ReconcileError(Exception):
@@ -54,96 +53,6 @@ class _Stamp(msgspec.Struct, rename="camel"):
 
 
 _stamp = msgspec.json.Decoder(_Stamp)
-
-
-def duration(text: str) -> timedelta:
-    """`90s`, `15m`, `2h`, `1d`, or combinations such as `1h30m`."""
-    match = _DURATION.match(text)
-    if not text or match is None:
-        raise ValueError(f"invalid duration {text!r}: expected for example 90s, 15m, 2h or 1h30m")
-    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    span = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-    if span <= timedelta(0):
-        raise ValueError(f"invalid duration {text!r}: must be longer than 0 s")
-    return span
-
-
-def instant(text: str) -> datetime:
-    """An RFC 3339 time with its offset (`2026-12-01T10:00:00Z`)."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise ValueError(f"invalid time {text!r}: expected RFC 3339 such as 2026-12-01T10:00:00Z")
-    return moment
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    start: datetime
-    end: datetime
-
-    def __post_init__(self) -> None:
-        if self.end <= self.start:
-            raise ValueError(
-                f"the window ends ({self.end.isoformat()}) before it starts "
-                f"({self.start.isoformat()})"
-            )
-
-
-@dataclass
-class RunStats:
-    window_start: str
-    window_end: str
-    videos_listed: int = 0
-    already_present: int = 0
-    produced: int = 0
-    invalid: int = 0
-    records_read: int = 0
-    api_calls: int = 0
-    api_errors: int = 0
-    api_rate_limited: int = 0
-    duration_seconds: float = 0.0
-    complete: bool = False
-    dry_run: bool = False
-
-
-class ReconcileMetrics:
-    """Per run, for `--every` (served with `--metrics-port`)."""
-
-    def __init__(self) -> None:
-        self.registry = r = CollectorRegistry()
-        self.runs = Counter("bridge_reconcile_runs", "Runs, by outcome", ["outcome"], registry=r)
-        self.videos = Counter(
-            "bridge_reconcile_videos",
-            "Videos listed by the API, by what the run did with them",
-            ["result"],
-            registry=r,
-        )
-        self.api_calls = Counter("bridge_reconcile_api_calls", "Video API calls", registry=r)
-        self.api_errors = Counter(
-            "bridge_reconcile_api_errors", "Video API calls that failed", registry=r
-        )
-        self.duration = Gauge(
-            "bridge_reconcile_last_run_duration_seconds", "Duration of the last run", registry=r
-        )
-        self.last_success = Gauge(
-            "bridge_reconcile_last_success_timestamp_seconds",
-            "When a run last checked its whole window",
-            registry=r,
-        )
-
-    def record(self, stats: RunStats) -> None:
-        self.runs.labels("complete" if stats.complete else "failed").inc()
-        self.videos.labels("present").inc(stats.already_present)
-        self.videos.labels("produced").inc(stats.produced)
-        self.videos.labels("invalid").inc(stats.invalid)
-        self.api_calls.inc(stats.api_calls)
-        self.api_errors.inc(stats.api_errors)
-        self.duration.set(stats.duration_seconds)
-        if stats.complete:
-            self.last_success.set_to_current_time()
 
 
 async def newest_in_topic(
@@ -320,11 +229,6 @@ async def _settle(
     ]
     await sink.put(records, reasons)
     stats.produced += len(records)
-
-
-def lookback_window(lookback: timedelta, now: datetime | None = None) -> Window:
-    end = now or datetime.now(UTC)
-    return Window(end - lookback, end)
 
 
 async def every(

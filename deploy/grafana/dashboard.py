@@ -7,7 +7,7 @@ The JSON is written twice, byte for byte the same: into deploy/grafana/ for impo
 hand, and into the chart, whose ConfigMap can only read files inside the chart. Neither is
 edited by hand. Every query names only what `bridge serve` (or, in the Reconciler row,
 `bridge reconcile --every`) exports on /metrics, plus the `namespace` and `job` labels that
-Prometheus attaches to a scraped target; tests/test_monitoring_e2e.py checks them against
+Prometheus attaches to a scraped target; tests/e2e/test_monitoring.py checks them against
 running processes.
 """
 

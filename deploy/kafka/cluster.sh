@@ -122,7 +122,7 @@ bootstrap() {
 }
 
 topics() {
-  # The bridge's default topic of every kind, then the dead letters (tests/test_kinds.py checks it).
+  # The bridge's default topic of every kind, then the dead letters (tests/unit/test_kinds.py checks it).
   printf '%s\n' "${KAFKA_CLUSTER_TOPICS:-vod.video-upload.v1,vod.material-upload.v1,vod.video-transcode.v1,vod.media-processing.v1,vod.callbacks.dlq.v1}"
 }
 

@@ -10,7 +10,7 @@
 #   4. the render assertions, helm/video-callback-bridge/tests/*_test.yaml (helm-unittest).
 #
 # What needs Python (values against the bridge's Settings, checksums across renders) is
-# in tests/test_chart.py. The tools are the pinned ones of `make tools` and the
+# in tests/deploy/test_chart.py. The tools are the pinned ones of `make tools` and the
 # virtualenv of `make install`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

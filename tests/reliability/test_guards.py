@@ -1,6 +1,6 @@
 """Every guard proven through `bridge serve` over real sockets, bytes written by hand.
 
-The ASGI tests (tests/test_auth.py) are quick; these are the ones that show
+The ASGI tests (tests/unit/http/test_auth.py) are quick; these are the ones that show
 what a user's server does: uvicorn's parsing and its proxy handling in front of
 the bridge's own. Each case has its expected status, and a case that must not
 produce is checked to have put nothing in Kafka.

@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 SYSCTL = Path("/proc/sys")
 
@@ -50,29 +49,21 @@ def _save(command: str) -> dict[str, Rules]:
 
 @dataclass
 class Machine:
-    """Snapshots on entry; on exit removes the node's rules and restores the parameters."""
+    """`snapshot`, then `restore`: removes the node's rules and restores the parameters."""
 
     owned: Sequence[str]  # substrings that mark a chain or rule as the node's
     sysctls: Sequence[str]  # parameters under /proc/sys, e.g. "vm/overcommit_memory"
     _parameters: dict[str, str] = field(default_factory=dict)
     _tables: dict[str, dict[str, Rules]] = field(default_factory=dict)
 
-    def __enter__(self) -> Machine:
+    def snapshot(self) -> None:
+        """What `restore` puts back: the parameters' values and the rules of now."""
         for name in self.sysctls:
             path = SYSCTL / name
             if path.exists():
                 self._parameters[name] = path.read_text().strip()
         for command in ("iptables", "ip6tables"):
             self._tables[command] = _save(command)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.restore()
 
     def _ours(self, text: str) -> bool:
         return any(mark in text for mark in self.owned)

@@ -4,7 +4,7 @@ The pod's environment read back by the bridge's own loader, and renders compared
 another. Everything else about the chart is in its helm-unittest suites
 (helm/video-callback-bridge/tests/), run with `helm lint` and the Kubernetes schemas by `make
 chart-check`; that its settings and their schema are generated from Settings, in
-tests/test_settings_docs.py.
+tests/unit/tools/test_settings_docs.py.
 """
 
 from __future__ import annotations

@@ -24,12 +24,12 @@ from packaging.utils import canonicalize_name
 
 import bridge
 from bridge.settings import Settings
+from tests.deploy.test_dockerfile import locked
 from tests.engine import BRIDGE_IMAGE, REPO, Engine, unique_name, wait_for_status
 from tests.kafka_tools import read_all
 from tests.ports import free_port
 from tests.samples import SAMPLE_VIDEO_IDS, VIDEO_SAMPLE, item_slices
 from tests.servers import fresh_settings
-from tests.test_dockerfile import locked
 
 pytestmark = pytest.mark.container
 

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.kubernetes.apiserver import ApiServer
-from tests.kubernetes.kube import Kube
+from tests.deploy.kubernetes.apiserver import ApiServer
+from tests.deploy.kubernetes.kube import Kube
 
 
 @pytest.fixture(scope="session")

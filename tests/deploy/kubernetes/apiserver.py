@@ -22,7 +22,7 @@ from tests.ports import free_port
 from tests.running import Started
 from tests.tool_versions import pinned
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TOOLS = REPO / ".tools"
 
 _READY_TIMEOUT_S = 60.0

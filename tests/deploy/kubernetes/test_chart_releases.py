@@ -14,8 +14,8 @@ from typing import Any, cast
 import pytest
 import yaml  # type: ignore[import-untyped]
 
+from tests.deploy.kubernetes.kube import Kube, Manifest
 from tests.helm_tools import CHART, FULLNAME, RELEASE
-from tests.kubernetes.kube import Kube, Manifest
 
 pytestmark = pytest.mark.kubernetes
 

@@ -13,7 +13,7 @@ import yaml  # type: ignore[import-untyped]
 from bridge.settings import FIELDS, SECRET_FIELDS, Settings
 from bridge.tools.settings_docs import CHART, main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def copy_of_the_generated_files(where: Path) -> Path:

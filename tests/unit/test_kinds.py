@@ -29,7 +29,7 @@ from tests.platform_samples import (
 )
 from tests.samples import SAMPLE_VIDEO_IDS, VIDEO_SAMPLE, item_slices
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONTEXT = Context("/callbacks/x", "2026-12-01T10:00:00.000Z", "/cdnetworks/cloud-vod")
 
 
@@ -212,7 +212,7 @@ def test_example_files_are_the_base64_of_their_json() -> None:
 
 def test_the_local_cluster_creates_every_default_topic_of_the_bridge() -> None:
     """`make kafka-cluster-up` makes the topics a bridge with bridge.env starts on."""
-    script = (Path(__file__).resolve().parents[1] / "deploy/kafka/cluster.sh").read_text()
+    script = (Path(__file__).resolve().parents[2] / "deploy/kafka/cluster.sh").read_text()
     listed = script.split("${KAFKA_CLUSTER_TOPICS:-", 1)[1].split("}", 1)[0].split(",")
     defaults = Settings()
 

@@ -1,4 +1,4 @@
-"""The batcher with a stand-in producer; tests/test_publisher_e2e.py runs it against Kafka."""
+"""The batcher with a stand-in producer; tests/e2e/test_publisher.py runs it against Kafka."""
 
 from __future__ import annotations
 

@@ -20,12 +20,12 @@ import os
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
 
-from tests.kubernetes.apiserver import ApiServer, Process, Tools
-from tests.kubernetes.kube import Kube
-from tests.kubernetes.machine import Machine
+from tests.deploy.kubernetes.apiserver import ApiServer, Process, Tools
+from tests.deploy.kubernetes.kube import Kube
+from tests.deploy.kubernetes.machine import Machine
 from tests.ports import free_port
+from tests.running import Started
 
 BRIDGE = "vcb0"
 NODE_IP = "10.244.0.1"
@@ -66,7 +66,7 @@ def _run(*argv: str | Path, stdin: bytes | None = None) -> str:
     return done.stdout.decode(errors="replace")
 
 
-class Node:
+class Node(Started):
     """Start with `with Node(state_dir) as node:`; `node.kube` drives it."""
 
     def __init__(self, state_dir: Path) -> None:
@@ -85,26 +85,10 @@ class Node:
         self._processes: list[Process] = []
         self._netns_before: set[str] = set()
 
-    def __enter__(self) -> Node:
-        self.machine.__enter__()
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     # -- start -----------------------------------------------------------------
 
     def start(self) -> None:
+        self.machine.snapshot()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._netns_before = set(_netns_names())
         self._make_bridge()

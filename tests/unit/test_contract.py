@@ -32,7 +32,7 @@ from tests.platform_samples import (
 )
 from tests.samples import VIDEO_SAMPLE, item_slices, sample_video
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = ROOT / "docs" / "contract"
 ASYNCAPI_SCHEMA = ROOT / ".tools" / "share" / "asyncapi-3.0.0.json"
 

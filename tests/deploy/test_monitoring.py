@@ -1,6 +1,6 @@
 """The chart's alerts (promtool check and unit tests), its dashboard, and the runbook.
 
-That every query names what a running bridge exports: tests/test_monitoring_e2e.py.
+That every query names what a running bridge exports: tests/e2e/test_monitoring.py.
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ from aiokafka import AIOKafkaProducer
 from bridge.kinds import VIDEO_UPLOAD
 from bridge.settings import load_settings
 from bridge.tools import reconcile as runs
-from bridge.tools.reconcile import RunStats
+from bridge.tools.run_stats import RunStats
+from bridge.tools.windows import Window
 from tests.fake_vod_api import Catalogue, FakeVideoApi, video, video_id
 from tests.kafka_tools import create_topics, java_partition, read_all, unique_topic
 from tests.servers import BridgeProcess, fresh_settings
@@ -73,7 +74,7 @@ async def reconcile_here(
     out = io.StringIO()
     environ = {f"BRIDGE_{name.upper()}": value for name, value in settings.items()}
     stats = await runs.reconcile(
-        load_settings(environ), runs.Window(start, end), dry_run=dry_run, out=out
+        load_settings(environ), Window(start, end), dry_run=dry_run, out=out
     )
     return stats, [json.loads(line) for line in out.getvalue().splitlines()]
 

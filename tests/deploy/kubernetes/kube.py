@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import yaml  # type: ignore[import-untyped]
 
-from tests.kubernetes.apiserver import Tools
+from tests.deploy.kubernetes.apiserver import Tools
 
 Manifest = dict[str, Any]
 

@@ -3,7 +3,7 @@ and deploy/compose.yaml, checked without a container engine.
 
 Good Dockerfile practice is hadolint's (`make lint`); these tests hold what a linter cannot
 know: which base, what the builder installs, what the final stage holds and runs, what the
-build context lets in. What an engine does with them: tests/test_containers.py (`make
+build context lets in. What an engine does with them: tests/deploy/test_containers.py (`make
 container-test`).
 """
 
@@ -29,7 +29,7 @@ from packaging.utils import canonicalize_name
 
 from bridge.settings import Settings, load_settings, unknown_variables
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "deploy" / "Dockerfile"
 LOCK = REPO / "deploy" / "requirements.lock"
 COMPOSE = REPO / "deploy" / "compose.yaml"
@@ -101,7 +101,7 @@ def test_the_final_stage_runs_the_bridge_as_a_numeric_user() -> None:
         "PYTHONUNBUFFERED": "1",
         "BRIDGE_HOST": "0.0.0.0",
     }
-    # The chart's pods run as the same user: tests/test_chart.py.
+    # The chart's pods run as the same user: tests/deploy/test_chart.py.
     assert instructions(final, "USER") == ["10001:10001"]
     assert instructions(final, "EXPOSE") == ["8080"]
     assert final[-2:] == ['ENTRYPOINT ["bridge"]', 'CMD ["serve"]']
@@ -183,7 +183,7 @@ def test_build_context_leaves_out_secrets_and_caches() -> None:
             ".git/HEAD",
             ".venv/bin/python",
             ".tools/bin/helm",
-            "tests/test_app.py",
+            "tests/unit/http/test_app.py",
             "bridge/__pycache__/app.cpython-311.pyc",
             "bridge/.mypy_cache/3.11/bridge/app.data.json",
         )
@@ -258,7 +258,7 @@ def test_compose_bridge_is_built_and_wired_to_kafka(compose: dict[str, Any]) -> 
     assert (COMPOSE.parent / build["context"] / build["dockerfile"]).resolve() == DOCKERFILE
     assert build["context"] == ".."  # the repository, for .dockerignore
     assert bridge["image"] == "${VCB_IMAGE:-video-callback-bridge:local}"
-    # Not service_healthy: the bridge waits for Kafka itself (tests/test_containers.py).
+    # Not service_healthy: the bridge waits for Kafka itself (tests/deploy/test_containers.py).
     assert bridge["depends_on"] == {"kafka": {"condition": "service_started"}}
     assert bridge["ports"] == ["127.0.0.1:${VCB_HTTP_PORT:-8080}:8080"]
     assert unknown_variables(env) == []

@@ -28,10 +28,10 @@ import pytest
 from bridge import __version__
 from bridge.kinds import KINDS
 from tests.broker import KAFKA_SH, LocalBroker
+from tests.deploy.kubernetes.kube import Kube
+from tests.deploy.kubernetes.node import NODE_IP, NODE_NAME, Node
 from tests.helm_tools import CHART, FULLNAME, RELEASE
 from tests.kafka_tools import create_topics, unique_topic
-from tests.kubernetes.kube import Kube
-from tests.kubernetes.node import NODE_IP, NODE_NAME, Node
 from tests.reliability.ledger import Audit, audit
 from tests.reliability.sender import Sender
 from tests.reliability.test_faults import traffic

@@ -11,7 +11,8 @@ import pytest
 
 from bridge.contract import decode_video_record
 from bridge.tools import cli
-from bridge.tools.reconcile import ORIGIN_HEADER, Window, duration, instant, lookback_window
+from bridge.tools.reconcile import ORIGIN_HEADER
+from bridge.tools.windows import Window, duration, instant, lookback_window
 from tests.samples import VIDEO_SAMPLE, item_slices
 
 

@@ -1,0 +1,1 @@
+"""What ships: the image, the chart, the alerts; kubernetes/ runs them on a real API server."""
