@@ -9,16 +9,14 @@ data and port.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import psutil
 
 from tests.ports import free_port
-from tests.running import Started
+from tests.running import Started, run_script
 
 __all__ = ["KAFKA_SH", "LocalBroker"]
 
@@ -97,32 +95,14 @@ class LocalBroker(Started):
     # -- lifecycle ---------------------------------------------------------
 
     def _run(self, command: str) -> str:
-        bash = shutil.which("bash")
-        if bash is None:
-            raise RuntimeError("bash not found")
-        env = dict(os.environ)
-        env.update(
-            KAFKA_PORT=str(self.port),
-            KAFKA_CONTROLLER_PORT=str(self.controller_port),
-            KAFKA_STATE_DIR=str(self.state_dir),
-        )
+        env = {
+            "KAFKA_PORT": str(self.port),
+            "KAFKA_CONTROLLER_PORT": str(self.controller_port),
+            "KAFKA_STATE_DIR": str(self.state_dir),
+        }
         if self.template is not None:
             env["KAFKA_TEMPLATE"] = str(self.template)
-        # A fixed script and argument list, no shell involved.
-        result = subprocess.run(  # noqa: S603
-            [bash, str(KAFKA_SH), command],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        output = (result.stdout + result.stderr).strip()
-        if result.returncode != 0:
-            raise RuntimeError(
-                f"kafka.sh {command} failed (exit {result.returncode}) for {self!r}:\n{output}"
-            )
-        return output
+        return run_script(KAFKA_SH, command, env=env, who=self)
 
     def start(self) -> None:
         """Start the broker and wait until it serves metadata requests."""

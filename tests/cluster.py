@@ -13,9 +13,7 @@ proxies of `toxiproxy.json`).
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +26,7 @@ from bridge.kinds import KINDS
 from tests.broker import KAFKA_SH
 from tests.kafka_tools import unique_topic
 from tests.ports import free_port
+from tests.running import run_script
 
 __all__ = ["CLUSTER_SH", "GRANTED_PREFIX", "LISTENERS", "LocalCluster", "NODES", "granted_topic"]
 
@@ -73,30 +72,10 @@ class LocalCluster:
     # -- lifecycle ---------------------------------------------------------
 
     def _run(self, *arguments: str, timeout: float = 300) -> str:
-        bash = shutil.which("bash")
-        if bash is None:
-            raise RuntimeError("bash not found")
-        env = dict(os.environ)
-        env["KAFKA_CLUSTER_DIR"] = str(self.dir)
-        env["KAFKA_STOP_TIMEOUT"] = "15"
+        env = {"KAFKA_CLUSTER_DIR": str(self.dir), "KAFKA_STOP_TIMEOUT": "15"}
         for listener, ports in self.ports.items():
             env[f"KAFKA_CLUSTER_{listener}_PORTS"] = ",".join(map(str, ports))
-        result = subprocess.run(
-            [bash, str(CLUSTER_SH), *arguments],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=timeout,
-        )
-        output = (result.stdout + result.stderr).strip()
-        if result.returncode != 0:
-            raise RuntimeError(
-                f"cluster.sh {' '.join(arguments)} failed (exit {result.returncode}) "
-                f"for {self!r}:\n{output}"
-            )
-        return output
+        return run_script(CLUSTER_SH, *arguments, env=env, who=self, timeout=timeout)
 
     def up(self) -> str:
         """Start every node that is not running; return once all are in sync."""

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
@@ -52,3 +56,29 @@ class HttpFake(Started):
         if self._thread.is_alive():
             self.server.shutdown()
         self.server.server_close()
+
+
+def run_script(
+    script: Path, *arguments: str, env: dict[str, str], who: object, timeout: float = 300
+) -> str:
+    """A project script under bash, its output returned; one RuntimeError naming it if it fails."""
+    bash = shutil.which("bash")
+    if bash is None:
+        raise RuntimeError("bash not found")
+    # A fixed script and argument list, no shell involved.
+    result = subprocess.run(  # noqa: S603
+        [bash, str(script), *arguments],
+        env={**os.environ, **env},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+    output = (result.stdout + result.stderr).strip()
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"{script.name} {' '.join(arguments)} failed (exit {result.returncode}) "
+            f"for {who!r}:\n{output}"
+        )
+    return output

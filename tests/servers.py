@@ -17,6 +17,8 @@ from bridge.kinds import KINDS
 from tests.kafka_tools import unique_topic
 from tests.ports import free_port
 
+REPO = Path(__file__).resolve().parents[1]
+
 
 def fresh_settings(bootstrap: str, **extra: str) -> dict[str, str]:
     """Settings for a bridge on `bootstrap` with topics of its own, created at start-up."""
@@ -120,6 +122,18 @@ class BridgeProcess:
             while await asyncio.to_thread(self.ready_status) != status:  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
         return time.monotonic() - started
+
+    def command(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`bridge ARGS...` with this bridge's settings, run from the repository's root."""
+        return subprocess.run(
+            [sys.executable, "-m", "bridge", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=REPO,
+        )
 
     def metric(self, name: str) -> float:
         """One sample of /metrics, by its name with labels, e.g. `x_total{route="/r"}`."""

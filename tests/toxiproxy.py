@@ -14,13 +14,13 @@ import os
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Literal
 
 import httpx
 import msgspec
 
 from tests.ports import free_port
+from tests.running import Started
 
 __all__ = [
     "TOXIPROXY_SERVER",
@@ -166,7 +166,7 @@ def load_proxies(config: Path) -> list[Proxy]:
 # -- the server ---------------------------------------------------------------
 
 
-class ToxiproxyServer:
+class ToxiproxyServer(Started):
     """`toxiproxy-server` on 127.0.0.1, on a port below the ephemeral range."""
 
     def __init__(self, log_path: Path) -> None:
@@ -225,14 +225,3 @@ class ToxiproxyServer:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
-
-    def __enter__(self) -> ToxiproxyServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -21,26 +21,14 @@ def bridge(kafka_bootstrap: str, tmp_path: Path) -> Iterator[BridgeProcess]:
         yield process
 
 
-def run_cli(bridge: BridgeProcess, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bridge", *args],
-        env=bridge.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=EXAMPLES.parent,
-    )
-
-
 @pytest.mark.kafka
 def test_send_then_consume_as_in_the_readme(bridge: BridgeProcess) -> None:
-    sent = run_cli(bridge, "send", "examples/video-upload-callback.json")
+    sent = bridge.command("send", "examples/video-upload-callback.json")
 
     assert sent.returncode == 0, sent.stderr
     assert sent.stdout == ('200 {"code":200,"message":"success","accepted":2,"deadLettered":0}\n')
 
-    consumed = run_cli(bridge, "consume", "--from-beginning", "--max-records", "2")
+    consumed = bridge.command("consume", "--from-beginning", "--max-records", "2")
 
     assert consumed.returncode == 0, consumed.stderr
     lines = [json.loads(line) for line in consumed.stdout.splitlines()]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,7 +27,7 @@ from tests.platform_samples import (
     notification,
     object_at,
 )
-from tests.samples import EXAMPLES, SAMPLE_VIDEO_IDS, VIDEO_SAMPLE, item_slices, sample_video
+from tests.samples import SAMPLE_VIDEO_IDS, VIDEO_SAMPLE, item_slices, sample_video
 from tests.servers import BridgeProcess, fresh_settings
 
 pytestmark = pytest.mark.kafka
@@ -241,29 +240,16 @@ async def test_a_dead_lettered_base64_body_is_kept_as_received(
     assert letter.value == body
 
 
-def run_cli(bridge: BridgeProcess, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bridge", *args],
-        env=bridge.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=EXAMPLES.parent,
-    )
-
-
 def test_send_and_consume_by_kind_as_in_the_readme(bridge: BridgeProcess) -> None:
-    sent = run_cli(
-        bridge, "send", "--kind", "media-processing", "examples/media-processing-notification.b64"
+    sent = bridge.command(
+        "send", "--kind", "media-processing", "examples/media-processing-notification.b64"
     )
 
     assert (sent.returncode, sent.stdout) == (
         0,
         f"200 {json.dumps(ACCEPTED_ONE, separators=(',', ':'))}\n",
     )
-    consumed = run_cli(
-        bridge,
+    consumed = bridge.command(
         "consume",
         "--kind",
         "media-processing",

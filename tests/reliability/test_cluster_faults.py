@@ -547,7 +547,7 @@ async def test_acl_removed_under_load_then_restored(
         "grant its principal Write and Describe on the topic"
     )
     logged = await asyncio.to_thread(bridge.log)
-    assert f'"level":"error","logger":"bridge.kafka.publisher","event":"{line}"' in logged
+    assert f'"level":"error","logger":"bridge.kafka.topics","event":"{line}"' in logged
 
 
 # -- 6. start-up refused: one line that says why ------------------------------------------
