@@ -95,8 +95,9 @@ def parse(argv: list[str] | None, description: str | None = None) -> Options:
         type=int,
         default=_env_int("BENCH_BROKER_WARMUP", 10),
         metavar="SECONDS",
-        help="seconds of producing into the broker the harness starts, before the runs, so "
-        "that its JVM has compiled the produce path (BENCH_BROKER_WARMUP, default 10)",
+        help="seconds of producing flat out into the broker the harness starts, and as many "
+        "of the bridge at the lowest fixed rate, before the runs, so that its JVM has "
+        "compiled the produce path (BENCH_BROKER_WARMUP, default 10)",
     )
     parser.add_argument(
         "--connections",
