@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bridge import __version__
 from bridge.http.routes import CALLBACK_ROUTES, route_of
-from bridge.kafka.publisher import Publisher
+from bridge.kafka import Publisher
 from bridge.logs import request_id
 from bridge.records import OutgoingRecord
 

@@ -20,8 +20,9 @@ from bridge.http.answers import Answer, ItemFault, answer, send_answer, send_err
 from bridge.http.auth import Authenticator
 from bridge.http.body import read_body
 from bridge.http.routes import callback_path
+from bridge.kafka import Publisher
 from bridge.kafka.errors import PublishError, RecordTooLarge, StartupError
-from bridge.kafka.publisher import KafkaPublisher, Publisher
+from bridge.kafka.publisher import KafkaPublisher
 from bridge.kinds import KINDS, CallbackKind
 from bridge.logs import request_id, utc_now
 from bridge.metrics import Metrics

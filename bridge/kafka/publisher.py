@@ -12,7 +12,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
@@ -38,16 +37,6 @@ from bridge.records import OutgoingRecord
 from bridge.settings import Settings
 
 log = logging.getLogger("bridge.kafka.publisher")
-
-
-class Publisher(Protocol):
-    """What the HTTP layer needs from Kafka."""
-
-    @property
-    def ready(self) -> bool: ...
-
-    async def publish(self, records: Sequence[OutgoingRecord]) -> None:
-        """Return once every record is acknowledged; raise `PublishError` otherwise."""
 
 
 class KafkaPublisher:

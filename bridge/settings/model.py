@@ -51,8 +51,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     ] = "PLAIN"
     kafka_sasl_username: Annotated[str, credential("SASL user name")] = ""
     kafka_sasl_password: Annotated[str, secret("SASL password")] = ""
-    # OAUTHBEARER: a token from an OIDC token endpoint (client credentials), or
-    # one read from a file that something else keeps fresh.
     kafka_sasl_oauth_token_endpoint_url: Annotated[
         str,
         doc(
@@ -103,16 +101,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     kafka_compression: Annotated[
         Literal["zstd", "lz4", "gzip", "snappy", "none"], doc("compression of record batches")
     ] = "lz4"
-    # The serving path's batching (bridge.kafka.batching); the tools' producers take it as
-    # aiokafka's linger.
     kafka_linger_ms: Annotated[
         int,
         msgspec.Meta(ge=0),
         doc(
-            "while callbacks keep coming, the least time between two produce requests to one "
-            "broker: a record waits up to this long (or for the request before it) to share a "
-            "batch and a request with others; a broker idle this long is sent to at once; `0`: "
-            "coalesce only while a request is outstanding"
+            "least time between two produce requests to one broker while callbacks keep coming "
+            "(the tools: aiokafka's linger); an idle broker gets one at once; `0`: only coalesce "
+            "while a request is out"
         ),
     ] = 5
     kafka_max_batch_bytes: Annotated[Positive, doc("producer batch size per partition")] = 262_144
@@ -129,10 +124,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     topic_dlq: Annotated[TopicName, doc("dead letters")] = "vod.callbacks.dlq.v1"
     create_topics: Annotated[
         bool,
-        doc(
-            "create missing topics at start-up; otherwise a missing topic stops start-up "
-            "with one line"
-        ),
+        doc("create missing topics at start-up; else a missing topic stops start-up, one line"),
     ] = False
     topic_partitions: Annotated[Positive, doc("partitions of created topics")] = 6
     topic_replication_factor: Annotated[
