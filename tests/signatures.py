@@ -20,3 +20,14 @@ def openssl_vendor_signature(secret: str, message: bytes) -> str:
         check=True,
     ).stdout.decode()
     return encoded.translate(str.maketrans("+/", "-_"))
+
+
+def openssl_gateway_signature(secret: str, message: bytes) -> str:
+    """A gateway's `X-Callback-Signature`: `sha256=` and the hex HMAC-SHA256 of `message`."""
+    digest = subprocess.run(
+        ["openssl", "dgst", "-sha256", "-hmac", secret, "-hex", "-r"],  # noqa: S607
+        input=message,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    return "sha256=" + digest.split()[0]

@@ -156,7 +156,11 @@ class Authenticator:
             self.check_address(scope)
             authorization = self.vendor_authorization(scope)
             signed = None
-            if not self.unauthenticated and not self.check_tokens(scope):
+            # A signature is checked when no token is presented, and also next to a
+            # valid one: every credential presented must be valid.
+            if not self.unauthenticated and (
+                not self.check_tokens(scope) or self.signature_presented(scope)
+            ):
                 signed = self.signature_of(scope)
             if signed is not None or authorization is not None:
                 body = await read_body(
@@ -230,6 +234,12 @@ class Authenticator:
             presented.extend(token.encode() for token in in_query)
         presented.extend(value for name, value in scope["headers"] if name == self.token_header)
         return presented
+
+    def signature_presented(self, scope: Scope) -> bool:
+        """Whether the request carries a signature this bridge can check."""
+        return bool(self.hmac_secrets) and any(
+            name == self.signature_header for name, _ in scope["headers"]
+        )
 
     def signature_of(self, scope: Scope) -> tuple[bytes, bytes]:
         """The signature and its timestamp, checked for presence and freshness."""

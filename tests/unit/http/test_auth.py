@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import time
@@ -18,7 +16,7 @@ from bridge.http.vendor_signature import VendorKeys, VendorSignatureError
 from bridge.settings import Settings
 from tests.fakes import RecordingPublisher
 from tests.samples import VIDEO_SAMPLE
-from tests.signatures import openssl_vendor_signature
+from tests.signatures import openssl_gateway_signature, openssl_vendor_signature
 
 TOKEN = "s3cret-token-0123456789"
 OLD_TOKEN = "previous-token-abcdef"
@@ -237,11 +235,17 @@ async def test_tokens_never_reach_the_logs_or_metrics(
 
 def signed(body: bytes, secret: str = HMAC_SECRET, at: int | None = None) -> dict[str, str]:
     timestamp = str(int(time.time()) if at is None else at)
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return {
         "X-Callback-Timestamp": timestamp,
-        "X-Callback-Signature": "sha256=" + digest.hexdigest(),
+        "X-Callback-Signature": openssl_gateway_signature(secret, f"{timestamp}.".encode() + body),
     }
+
+
+def test_the_gateway_signature_of_a_known_message() -> None:
+    # printf '1700000000.{}' | openssl dgst -sha256 -hmac hmac-secret-0123456789
+    assert openssl_gateway_signature(HMAC_SECRET, b"1700000000.{}") == (
+        "sha256=7e01b275f1ccd8d3d461d473d4170e61ec293217dcd4df09ae46afd4b1df7910"
+    )
 
 
 async def test_a_valid_signature_is_admitted() -> None:
@@ -293,6 +297,48 @@ async def test_bad_signatures_are_refused(
     assert response.json() == {"code": 401, "message": message}
     assert publisher.records == []
     assert auth_failures(bridge, reason) == 1
+
+
+@pytest.mark.parametrize(
+    ("signature", "status", "message"),
+    [
+        (lambda: signed(VIDEO_SAMPLE), 200, None),
+        (lambda: signed(b"a different body"), 401, "Invalid signature"),
+        (
+            lambda: signed(VIDEO_SAMPLE, at=int(time.time()) - 3600),
+            401,
+            "Signature timestamp outside the tolerance",
+        ),
+        (
+            lambda: {"X-Callback-Signature": "sha256=00"},
+            401,
+            "Missing or malformed signature timestamp",
+        ),
+    ],
+    ids=["good", "tampered-body", "expired", "no-timestamp"],
+)
+async def test_a_signature_next_to_a_valid_token_must_be_valid_too(
+    signature: Callable[[], dict[str, str]], status: int, message: str | None
+) -> None:
+    bridge, publisher = bridge_with(auth_tokens=(TOKEN,), hmac_secrets=(HMAC_SECRET,))
+
+    response = await post(bridge, f"{ROUTE}/{TOKEN}", signature())
+
+    assert response.status_code == status
+    if message is None:
+        assert len(publisher.records) == 2
+    else:
+        assert response.json() == {"code": 401, "message": message}
+        assert publisher.records == []
+
+
+async def test_a_valid_token_alone_is_enough_when_signatures_are_accepted_too() -> None:
+    bridge, publisher = bridge_with(auth_tokens=(TOKEN,), hmac_secrets=(HMAC_SECRET,))
+
+    response = await post(bridge, f"{ROUTE}/{TOKEN}")
+
+    assert response.status_code == 200
+    assert len(publisher.records) == 2
 
 
 @pytest.mark.parametrize(
