@@ -57,7 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     send_cmd.add_argument(
         "--url", help="where to post (default: the kind's route on BRIDGE_HOST:BRIDGE_PORT)"
     )
-    send_cmd.add_argument("--token", help="sent in X-Callback-Token (default: none)")
+    send_cmd.add_argument(
+        "--token",
+        help="sent in BRIDGE_AUTH_HEADER (X-Callback-Token), or in the path when that is "
+        "empty (default: none)",
+    )
     send_cmd.add_argument("--content-type", default="application/json")
     send_cmd.set_defaults(run=send)
 

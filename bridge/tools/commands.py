@@ -48,7 +48,11 @@ def send(args: argparse.Namespace, settings: Settings) -> int:
     url = args.url or _base_url(settings) + KINDS_BY_NAME[args.kind].route
     try:
         status, text = post(
-            url, args.file.read_bytes(), content_type=args.content_type, token=args.token
+            url,
+            args.file.read_bytes(),
+            content_type=args.content_type,
+            token=args.token,
+            token_header=settings.auth_header,
         )
     except OSError as error:
         reason = getattr(error, "reason", error)
@@ -153,7 +157,7 @@ def dlq_replay(args: argparse.Namespace, settings: Settings) -> int:
         record = asyncio.run(read_one(settings, settings.topic_dlq, partition, offset))
         replacement = args.value.read_bytes() if args.value is not None else None
         route, body = replay_body(record, replacement)
-        status, text = post(base + route, body, token=token)
+        status, text = post(base + route, body, token=token, token_header=settings.auth_header)
         print(f"{where} {status} {text}")
         if status == 200 and _forwarded_all(text):
             asyncio.run(append(settings, settings.topic_dlq, b"", marker_headers(record, status)))

@@ -41,6 +41,25 @@ def test_send_then_consume_as_in_the_readme(bridge: BridgeProcess) -> None:
     assert all(line["headers"]["ce_subject"] == line["key"] for line in lines)
 
 
+@pytest.mark.kafka
+@pytest.mark.parametrize("header", ["X-Gateway-Token", ""], ids=["custom-header", "in-the-path"])
+def test_send_puts_the_token_where_the_bridge_reads_it(
+    kafka_bootstrap: str, tmp_path: Path, header: str
+) -> None:
+    settings = fresh_settings(
+        kafka_bootstrap, auth_tokens="cli-token-0123456789", auth_header=header
+    )
+    with BridgeProcess(tmp_path / "bridge.log", **settings) as bridge:
+        refused = bridge.command("send", "examples/video-upload-callback.json")
+        sent = bridge.command(
+            "send", "examples/video-upload-callback.json", "--token", "cli-token-0123456789"
+        )
+
+    assert refused.stdout == '401 {"code":401,"message":"Missing callback credentials"}\n'
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stdout == ('200 {"code":200,"message":"success","accepted":2,"deadLettered":0}\n')
+
+
 def test_send_reports_an_unreachable_bridge(tmp_path: Path) -> None:
     result = subprocess.run(
         [
