@@ -19,7 +19,7 @@ from bridge.http.access_log import AccessLog
 from bridge.http.answers import Answer, ItemFault, answer, send_answer, send_error
 from bridge.http.auth import Authenticator
 from bridge.http.body import read_body
-from bridge.http.routes import callback_path
+from bridge.http.routes import HEALTHZ, METRICS, READYZ, callback_path
 from bridge.kafka import Publisher
 from bridge.kafka.errors import PublishError, RecordTooLarge, StartupError
 from bridge.kafka.publisher import KafkaPublisher
@@ -225,9 +225,9 @@ class Bridge:
         self.gate = Gate(settings.max_requests_in_flight, self.metrics)
         body_deadlines = Deadlines(settings.body_timeout_seconds)
         routes: list[BaseRoute] = [
-            Route("/healthz", self.healthz, methods=["GET"]),
-            Route("/readyz", self.readyz, methods=["GET"]),
-            Route("/metrics", self.exposition, methods=["GET"]),
+            Route(HEALTHZ, self.healthz, methods=["GET"]),
+            Route(READYZ, self.readyz, methods=["GET"]),
+            Route(METRICS, self.exposition, methods=["GET"]),
         ]
         endpoints = {}
         for kind in KINDS:

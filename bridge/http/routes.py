@@ -10,8 +10,11 @@ from typing import NamedTuple
 
 from bridge.kinds import KINDS
 
+HEALTHZ = "/healthz"
+READYZ = "/readyz"
+METRICS = "/metrics"
 # Probes and scrapes: no credentials asked, and logged at debug level only.
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+PUBLIC_PATHS = frozenset({HEALTHZ, READYZ, METRICS})
 CALLBACK_ROUTES = frozenset(kind.route for kind in KINDS)
 
 
