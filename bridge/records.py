@@ -89,7 +89,9 @@ def _decode_json(kind: CallbackKind, body: bytes) -> Decoded:
     try:
         # msgspec skips unknown fields without checking their UTF-8, and those
         # bytes are forwarded: check the whole body so every value is valid JSON.
-        body.decode()
+        # ASCII, the usual case, is UTF-8 and is told without building a str.
+        if not body.isascii():
+            body.decode()
     except UnicodeDecodeError as error:
         raise NotJson(f"{_NOT_JSON}invalid UTF-8 at byte {error.start}") from None
     try:
