@@ -1,4 +1,4 @@
-"""The HTTP layer with a recording stand-in for Kafka; Kafka itself is in test_callbacks_e2e."""
+"""The HTTP layer with a recording stand-in for Kafka; Kafka itself is in tests/e2e/test_callbacks.py."""
 
 import asyncio
 import json
