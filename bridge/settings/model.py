@@ -201,9 +201,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     vendor_signature: Annotated[
         Literal["off", "optional", "required"],
         doc(
-            "the platform's own signature (`Authorization: <AccessKey>:<signature>`): `off`, "
-            "`optional` (verified when present) or `required` (enough on its own; with tokens "
-            "set, both must pass)"
+            "the platform's own signature (`Authorization: <AccessKey>:<signature>`): "
+            "`optional` is verified when present, `required` is enough on its own (with "
+            "tokens set, both must pass)"
         ),
     ] = "off"
     vendor_keys: Annotated[
@@ -271,8 +271,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         float,
         msgspec.Meta(gt=0, le=1),
         doc(
-            "share of that limit reconciliation uses: 30 calls per 5 minutes, the vendor's "
-            "recommendation per API"
+            "share of that limit reconciliation uses (the default is the vendor's "
+            "recommendation per API)"
         ),
     ] = 0.1
     vod_api_timeout_seconds: Annotated[Seconds, doc("timeout of one API call")] = 10.0
