@@ -1,4 +1,4 @@
-"""The HTTP layer with a recording stand-in for Kafka; Kafka itself is in tests/e2e/test_callbacks.py."""
+"""The HTTP layer with a recording stand-in for Kafka; tests/e2e/test_callbacks.py has Kafka."""
 
 import asyncio
 import json
