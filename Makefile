@@ -14,10 +14,12 @@ KAFKA := deploy/kafka/kafka.sh
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
+# The runtime dependencies at the versions of deploy/requirements.lock, the image's: what
+# the tests pass with is what ships, whatever the index has published since.
+$(VENV)/.installed: pyproject.toml deploy/requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --constraint deploy/requirements.lock -e '.[dev]'
 	touch $@
 
 install: $(VENV)/.installed ## create .venv and install the package with its dev tools
@@ -80,8 +82,8 @@ clean: ## stop the local broker and remove what the targets created
 
 .PHONY: bench bench-soak
 
-$(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+$(VENV)/.bench-installed: pyproject.toml deploy/requirements.lock $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet --constraint deploy/requirements.lock -e '.[dev,bench]'
 	touch $@
 
 bench: $(VENV)/.bench-installed kafka-jars ## measure the bridge against its ceilings and a naive bridge (benchmarks/README.md)
@@ -107,8 +109,8 @@ base-image: ## make the Dockerfile's default base from Debian's packages (mmdebs
 kafka-image: kafka-jars ## make apache/kafka:<version> from Kafka's jars on a Debian JRE, for no registry
 	bash deploy/image.sh kafka
 
-$(VENV)/.containers-installed: pyproject.toml $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[dev,containers]'
+$(VENV)/.containers-installed: pyproject.toml deploy/requirements.lock $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet --constraint deploy/requirements.lock -e '.[dev,containers]'
 	touch $@
 
 # The image and compose tests, then every test on the suite's broker again, that broker

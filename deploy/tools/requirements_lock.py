@@ -23,6 +23,8 @@ HEADER = """\
 # (deploy/Dockerfile installs exactly these, with --no-deps). Generated from the
 # tested .venv; refresh after changing dependencies in pyproject.toml:
 #   .venv/bin/python deploy/tools/requirements_lock.py > deploy/requirements.lock
+# `make install` installs these versions too (a constraint file): to move one, change
+# its line here, run `make install`, then the command above.
 """
 
 
