@@ -2,30 +2,8 @@
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import murmur2
 
-from tests.kafka_tools import create_topics, java_murmur2, java_partition, read_all, unique_topic
-
-# Apache Kafka's own vectors (UtilsTest.testMurmur2): the Java client's hash.
-KAFKA_MURMUR2_VECTORS = {
-    b"21": -973932308,
-    b"foobar": -790332482,
-    b"a-little-bit-long-string": -985981536,
-    b"a-little-bit-longer-string": -1486304829,
-    b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8": -58897971,
-    b"abc": 479470107,
-}
-
-
-@pytest.mark.parametrize(("data", "expected"), KAFKA_MURMUR2_VECTORS.items())
-def test_reference_murmur2_matches_kafka_vectors(data: bytes, expected: int) -> None:
-    assert java_murmur2(data) == expected
-
-
-@pytest.mark.parametrize(("data", "expected"), KAFKA_MURMUR2_VECTORS.items())
-def test_client_murmur2_matches_kafka_vectors(data: bytes, expected: int) -> None:
-    signed = murmur2(data) - (1 << 32) if murmur2(data) & 0x80000000 else murmur2(data)
-    assert signed == expected
+from tests.kafka_tools import create_topics, java_partition, read_all, unique_topic
 
 
 @pytest.mark.kafka

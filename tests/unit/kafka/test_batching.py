@@ -12,14 +12,11 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from bridge.kafka.batches import Builder
 from bridge.kafka.batching import STALLED_AFTER, Batcher, NodeId
 from bridge.kafka.errors import PartitionStalled
-from bridge.kafka.partitioner import murmur2, partition_for
 from bridge.records import OutgoingRecord
-from tests.kafka_tools import java_murmur2, java_partition
+from tests.kafka_tools import java_partition
 
 
 class FakeBuilder:
@@ -95,29 +92,6 @@ async def settled(*tickets: asyncio.Future[None]) -> None:
     """Waits until every ticket is resolved, one way or the other."""
     async with asyncio.timeout(5):
         await asyncio.wait(tickets)
-
-
-@pytest.mark.parametrize(
-    "key",
-    [
-        b"",
-        b"a",
-        b"ab",
-        b"abc",
-        b"abcd",
-        b"9B0F7BA8BCB9D056D4C24ADDBF821D10",
-        b"y" * 259,  # the longest key whose words are unpacked at once
-        b"y" * 260,
-        b"x" * 1001,
-    ],
-)
-def test_murmur2_is_kafkas(key: bytes) -> None:
-    assert murmur2(key) == java_murmur2(key) & 0xFFFFFFFF
-
-
-def test_partitions_are_the_java_clients() -> None:
-    keys = [f"VIDEO{i}".encode() for i in range(200)]
-    assert [partition_for(k, 6) for k in keys] == [java_partition(k, 6) for k in keys]
 
 
 async def test_concurrent_callbacks_share_one_batch_per_partition() -> None:
