@@ -131,9 +131,10 @@ async def test_the_batches_of_a_brokers_partitions_are_handed_over_at_once() -> 
 
     producer.send_batch = send_batch  # type: ignore[method-assign]
     batcher.add([record(key_of[p]) for p in (0, 1, 2, 3)])
-    while len(handed) < 4:
-        await asyncio.sleep(0)
-        turn += 1
+    async with asyncio.timeout(5):
+        while len(handed) < 4:  # counting the turns is what this test is about
+            await asyncio.sleep(0)
+            turn += 1
 
     assert handed[0] == handed[1] == handed[2]
     assert sorted(p for _, p, _, _ in producer.sent) == [0, 1, 2, 3]
