@@ -48,6 +48,9 @@ class ProcessingOutput(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     resolution: str | None = None
 
 
+# Not a subclass of ProcessingOutput, though it has its fields: a subclass's own fields come
+# after its base's, which would reorder the properties of the published schema (docs/contract/).
+# tests/unit/wire/test_processing.py checks that the two keep the same output fields.
 class ProcessingItem(msgspec.Struct, rename={"cost_time": "costTime"}, kw_only=True, frozen=True):
     """The result of one command of the task."""
 

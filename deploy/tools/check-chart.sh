@@ -10,7 +10,8 @@
 #   4. the render assertions, helm/video-callback-bridge/tests/*_test.yaml (helm-unittest).
 #
 # What needs Python (values against the bridge's Settings, checksums across renders) is
-# in tests/deploy/test_chart.py. The tools are the pinned ones of `make tools` and the
+# in tests/deploy/test_chart.py, and promtool over the rendered alerts in
+# tests/deploy/test_monitoring.py. The tools are the pinned ones of `make tools` and the
 # virtualenv of `make install`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -1,6 +1,9 @@
 """The chart's alerts (promtool check and unit tests), its dashboard, and the runbook.
 
-That every query names what a running bridge exports: tests/e2e/test_monitoring.py.
+What the chart renders for them is asserted by its helm-unittest suites
+(helm/video-callback-bridge/tests/prometheusrule_test.yaml, grafana-dashboard_test.yaml),
+and linted with both on by `make chart-check` (ci/monitoring-values.yaml). That every query
+names what a running bridge exports: tests/e2e/test_monitoring.py.
 """
 
 from __future__ import annotations
@@ -13,19 +16,15 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml  # type: ignore[import-untyped]
 
 from tests.helm_tools import (
-    CHART,
     FULLNAME,
-    NAMESPACE,
     REPO,
     HelmMissing,
     Rendered,
     helm_binary,
-    run_helm,
     template,
     value_args,
 )
@@ -127,33 +126,6 @@ def test_thresholds_are_values_and_the_unit_tests_see_them(tmp_path: Path) -> No
     assert "FAILED" in done.stdout + done.stderr
 
 
-def test_values_reach_the_rules() -> None:
-    rules = {
-        rule["alert"]: rule
-        for rule in chart_rules(
-            prometheusRule__notReadyFor="2m",
-            prometheusRule__silentFor="2h",
-            prometheusRule__selector='job="bridge"',
-            prometheusRule__reconcileSelector='job="reconciler"',
-            prometheusRule__reconcileStaleSeconds=600,
-            prometheusRule__additionalAlertLabels={"team": "video"},
-            prometheusRule__runbookUrl="https://wiki.example.com/bridge",
-        )["groups"][0]["rules"]
-    }
-
-    assert rules["BridgeNotReady"]["expr"] == 'bridge_kafka_ready{job="bridge"} == 0'
-    assert rules["BridgeNotReady"]["for"] == "2m"
-    assert rules["BridgeNoCallbacks"]["for"] == "2h"
-    assert rules["BridgeNoCallbacks"]["labels"] == {"severity": "critical", "team": "video"}
-    assert rules["BridgeNoCallbacks"]["annotations"]["runbook_url"] == (
-        "https://wiki.example.com/bridge#bridgenocallbacks"
-    )
-    assert rules["BridgeReconcileNotSucceeding"]["expr"] == (
-        "time() - max by (namespace, job) "
-        '(bridge_reconcile_last_success_timestamp_seconds{job="reconciler"})\n  > 600'
-    )
-
-
 # -- the runbook -----------------------------------------------------------------------------
 
 
@@ -164,56 +136,6 @@ def test_every_alert_has_its_runbook_section() -> None:
     assert headings == ALERTS
     for rule in rules:
         assert rule["annotations"]["runbook_url"] == f"docs/runbook.md#{rule['alert'].lower()}"
-
-
-# -- the chart -------------------------------------------------------------------------------
-
-
-def test_off_by_default() -> None:
-    kinds = render().kinds()
-
-    assert ("PrometheusRule", FULLNAME) not in kinds
-    assert ("ConfigMap", f"{FULLNAME}-dashboard") not in kinds
-
-
-def test_dashboard_config_map() -> None:
-    objects = render(
-        grafanaDashboard__enabled=True,
-        grafanaDashboard__namespace="monitoring",
-        grafanaDashboard__annotations={"grafana_folder": "Video"},
-    )
-    config_map = objects.one("ConfigMap", f"{FULLNAME}-dashboard")
-
-    assert config_map["metadata"]["namespace"] == "monitoring"
-    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
-    assert config_map["metadata"]["annotations"] == {"grafana_folder": "Video"}
-    assert config_map["data"] == {"video-callback-bridge.json": DASHBOARD.read_text()}
-    kubernetes_validate.validate(config_map, "1.29", strict=True)
-
-
-def test_prometheus_rule_object() -> None:
-    rule = render(prometheusRule__enabled=True, prometheusRule__labels={"release": "prom"}).one(
-        "PrometheusRule"
-    )
-
-    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
-    assert rule["metadata"]["namespace"] == NAMESPACE
-    assert rule["metadata"]["labels"]["release"] == "prom"
-
-
-def test_lint_strict_with_both_on() -> None:
-    done = run_helm(
-        "lint",
-        "--strict",
-        str(CHART),
-        "--set",
-        "grafanaDashboard.enabled=true",
-        "--set",
-        "prometheusRule.enabled=true",
-    )
-
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "[WARNING]" not in done.stdout
 
 
 # -- the dashboard's generator ---------------------------------------------------------------
@@ -233,7 +155,13 @@ def test_the_written_dashboard_is_what_the_generator_makes() -> None:
     )
 
     assert done.returncode == 0, done.stderr
-    assert (CHART / "dashboards" / DASHBOARD.name).read_text() == DASHBOARD.read_text()
+
+
+def test_the_charts_config_map_holds_the_generated_dashboard() -> None:
+    """Byte for byte; the rest of the ConfigMap: the chart's grafana-dashboard_test.yaml."""
+    config_map = render(grafanaDashboard__enabled=True).one("ConfigMap", f"{FULLNAME}-dashboard")
+
+    assert config_map["data"] == {DASHBOARD.name: DASHBOARD.read_text()}
 
 
 def test_the_check_fails_on_drift(

@@ -157,13 +157,6 @@ The credentials the chart's own Secret holds: setting name -> value, only those 
 {{- end }}
 
 {{/*
-The credential settings read from a Secret, in a fixed order.
-*/}}
-{{- define "video-callback-bridge.secretSettings" -}}
-auth_tokens hmac_secrets vendor_keys kafka_sasl_username kafka_sasl_password kafka_sasl_oauth_client_secret kafka_ssl_key_password vod_access_key vod_secret_key
-{{- end }}
-
-{{/*
 The Secret the credentials are read from: the existing one, the chart's own when
 any credential is set, or "" when there are none.
 */}}
@@ -233,19 +226,21 @@ Checks of combinations the schema cannot express; each stops the release with on
 
 {{/*
 The container's environment besides the ConfigMap: each credential from the Secret, and
-extraEnv. Shared by the Deployment and the reconcile CronJob.
+extraEnv. Shared by the Deployment and the reconcile CronJob. The credentials are the keys
+of `secrets` (generated from the bridge's settings by `make settings`), in name order: with
+an existing Secret every one of them, else those the chart's Secret holds.
 */}}
 {{- define "video-callback-bridge.env" -}}
 {{- $secretName := include "video-callback-bridge.secretName" . }}
 {{- $secretValues := include "video-callback-bridge.secretValues" . | fromYaml }}
 {{- if $secretName }}
-{{- range splitList " " (include "video-callback-bridge.secretSettings" .) }}
-{{- if or $.Values.secrets.existingSecret (hasKey $secretValues .) }}
-- name: BRIDGE_{{ upper . }}
+{{- range $name, $_ := omit .Values.secrets "existingSecret" }}
+{{- if or $.Values.secrets.existingSecret (hasKey $secretValues $name) }}
+- name: BRIDGE_{{ upper $name }}
   valueFrom:
     secretKeyRef:
       name: {{ $secretName }}
-      key: BRIDGE_{{ upper . }}
+      key: BRIDGE_{{ upper $name }}
       {{- if $.Values.secrets.existingSecret }}
       optional: true
       {{- end }}
