@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 
 from tests.ports import free_port
-from tests.running import Started, run_script
+from tests.running import Started, alive, kill_and_wait, run_script
 
 __all__ = ["KAFKA_SH", "LocalBroker"]
 
@@ -31,22 +31,6 @@ def _proc_state(pid: int) -> str | None:
         return str(psutil.Process(pid).status())
     except psutil.NoSuchProcess:
         return None
-
-
-def _alive(pid: int) -> bool:
-    """True until ``pid`` has exited.
-
-    A zombie whose threads have all ended counts as gone (its parent may reap
-    it late); a zombie main thread whose other threads still run (and may
-    still hold the broker's ports) counts as alive.
-    """
-    try:
-        process = psutil.Process(pid)
-        return not (process.status() == psutil.STATUS_ZOMBIE and process.num_threads() <= 1)
-    except psutil.NoSuchProcess:
-        return False
-    except psutil.ZombieProcess:
-        return False
 
 
 class LocalBroker(Started):
@@ -90,7 +74,7 @@ class LocalBroker(Started):
             pid = int(self.pid_file.read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
-        return pid if _alive(pid) else None
+        return pid if alive(pid) else None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -117,15 +101,7 @@ class LocalBroker(Started):
         pid = self.pid
         if pid is None:
             return
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        deadline = time.monotonic() + _GONE_TIMEOUT_S
-        while _alive(pid):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{self!r}: pid {pid} survived SIGKILL")
-            time.sleep(0.05)
+        kill_and_wait(pid, f"{self!r}: pid {pid}", _GONE_TIMEOUT_S)
         self.pid_file.unlink(missing_ok=True)
 
     def freeze(self) -> None:

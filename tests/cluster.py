@@ -12,11 +12,7 @@ proxies of `toxiproxy.json`).
 
 from __future__ import annotations
 
-import os
-import signal
-import time
 from pathlib import Path
-from types import TracebackType
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -26,7 +22,7 @@ from bridge.kinds import KINDS
 from tests.broker import KAFKA_SH
 from tests.kafka_tools import unique_topic
 from tests.ports import free_port
-from tests.running import run_script
+from tests.running import kill_and_wait, run_script
 
 __all__ = ["CLUSTER_SH", "GRANTED_PREFIX", "LISTENERS", "LocalCluster", "NODES", "granted_topic"]
 
@@ -99,15 +95,7 @@ class LocalCluster:
         pid = self.pid(node)
         if pid is None:
             return
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        deadline = time.monotonic() + _GONE_TIMEOUT_S
-        while Path(f"/proc/{pid}").exists() and _state(pid) != "Z":
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{self!r}: node {node} (pid {pid}) survived SIGKILL")
-            time.sleep(0.05)
+        kill_and_wait(pid, f"{self!r}: node {node} (pid {pid})", _GONE_TIMEOUT_S)
 
     def settings(self, env_file: str) -> dict[str, str]:
         """A written env file (bridge.env, bridge-mtls.env, bridge-proxied.env) as settings
@@ -185,25 +173,6 @@ class LocalCluster:
             }
         finally:
             await consumer.stop()
-
-    def __enter__(self) -> LocalCluster:
-        self.up()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.down()
-
-
-def _state(pid: int) -> str | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return None
 
 
 def granted_topic(purpose: str) -> str:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Self
+
+import psutil
 
 
 class Started:
@@ -82,3 +86,33 @@ def run_script(
             f"for {who!r}:\n{output}"
         )
     return output
+
+
+def alive(pid: int) -> bool:
+    """True until ``pid`` has exited.
+
+    A zombie whose threads have all ended counts as gone (its parent may reap
+    it late); a zombie main thread whose other threads still run (and may
+    still hold a broker's ports) counts as alive.
+    """
+    try:
+        process = psutil.Process(pid)
+        return not (process.status() == psutil.STATUS_ZOMBIE and process.num_threads() <= 1)
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.ZombieProcess:
+        return False
+
+
+def kill_and_wait(pid: int, who: str, timeout: float = 30.0) -> None:
+    """SIGKILL `pid` and return once it is gone; RuntimeError "`who` survived SIGKILL" if it
+    is still there after `timeout` seconds."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + timeout
+    while alive(pid):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{who} survived SIGKILL")
+        time.sleep(0.05)  # another process: nothing to await
