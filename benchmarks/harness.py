@@ -12,7 +12,6 @@ reports how its memory moves.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import secrets
 import shlex
@@ -48,6 +47,7 @@ from benchmarks.services import (
 from benchmarks.usage import Usage, Window, load_average, watching
 from tests.broker import LocalBroker
 from tests.kafka_tools import create_topics
+from tests.servers import bridge_env
 
 # A run during which other work took more than this share of one core is run again.
 DISTURBED = 0.25
@@ -118,14 +118,14 @@ class Bench:
 
     def settings(self, topic: str, workers: int) -> dict[str, str]:
         return {
-            "BRIDGE_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-            "BRIDGE_AUTH_TOKENS": self.token,
-            "BRIDGE_WORKERS": str(workers),
-            "BRIDGE_TOPIC_VIDEO_UPLOAD": topic,
-            "BRIDGE_TOPIC_MATERIAL_UPLOAD": f"bench.{self.stamp}.material",
-            "BRIDGE_TOPIC_DLQ": f"bench.{self.stamp}.dlq",
-            "BRIDGE_CREATE_TOPICS": "true",
-            "BRIDGE_TOPIC_PARTITIONS": str(PARTITIONS),
+            "kafka_bootstrap_servers": self.bootstrap,
+            "auth_tokens": self.token,
+            "workers": str(workers),
+            "topic_video_upload": topic,
+            "topic_material_upload": f"bench.{self.stamp}.material",
+            "topic_dlq": f"bench.{self.stamp}.dlq",
+            "create_topics": "true",
+            "topic_partitions": str(PARTITIONS),
         }
 
     def service(self, name: str, server: str, workers: int, topic: str) -> Service:
@@ -331,10 +331,7 @@ class Bench:
         print(f"warming the broker up for {2 * seconds} s", flush=True)
         topic = self.topic("broker warm-up")
         asyncio.run(create_topics(self.bootstrap, topic, partitions=PARTITIONS))
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")},
-            **self.settings(topic, 1),
-        }
+        env = bridge_env(self.settings(topic, 1))
         command = [sys.executable, "-m", "benchmarks.kafka_ceiling"]
         command += [f"--seconds={seconds}", "--warmup=0"]
         subprocess.run(command, env=env, stdout=subprocess.DEVNULL, check=True)
@@ -352,10 +349,7 @@ class Bench:
         name = "kafka-ceiling"
         topic = self.topic(name)
         asyncio.run(create_topics(self.bootstrap, topic, partitions=6))
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")},
-            **self.settings(topic, 1),
-        }
+        env = bridge_env(self.settings(topic, 1))
         command = [sys.executable, "-m", "benchmarks.kafka_ceiling"]
         command += [f"--seconds={opts.seconds}", f"--warmup={opts.warmup}"]
         started = _now()

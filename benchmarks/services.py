@@ -9,19 +9,21 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import TracebackType
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from tests.ports import free_port
+from tests.running import Started, wait_until_ok
+from tests.servers import bridge_env
 
 
-class Service:
+class Service(Started):
     """A server started as a process of its own, ready once `ready_path` answers 200.
 
-    `{port}` in the command is replaced by the port it is given. Started in `cwd`, when
-    given, which `python -m` puts first on the module path: a checkout there is what runs.
+    `{port}` in the command is replaced by the port it is given; `settings` are named as
+    the bridge's Settings name them. Started in `cwd`, when given, which `python -m` puts
+    first on the module path: a checkout there is what runs.
     """
 
     def __init__(
@@ -43,12 +45,7 @@ class Service:
         self.ready_path = ready_path
         self.has_metrics = has_metrics
         self.cwd = cwd
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")},
-            "BRIDGE_HOST": "127.0.0.1",
-            "BRIDGE_PORT": str(self.port),
-            **settings,
-        }
+        self.env = bridge_env(settings, self.port)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -68,21 +65,9 @@ class Service:
                 start_new_session=True,
                 cwd=self.cwd,
             )
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"{self.name} exited with {self.process.returncode}:\n{self.tail()}"
-                )
-            try:
-                if httpx.get(self.url + self.ready_path, timeout=2).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise TimeoutError(f"{self.name} not ready within {timeout} s:\n{self.tail()}")
-            time.sleep(0.05)
+        url = self.url + self.ready_path
+        wait_until_ok(url, self.process, name=self.name, log=self.tail, timeout=timeout)
+        return self
 
     def in_flight(self) -> float | None:
         """`bridge_http_requests_in_flight` of the worker this scrape reaches."""
@@ -137,17 +122,6 @@ class Service:
         if not self.log_path.exists():
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def __enter__(self) -> Service:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def bridge_command() -> list[str]:

@@ -30,6 +30,7 @@ from aiokafka import AIOKafkaProducer
 from tests.broker import LocalBroker
 from tests.fake_vod_api import Catalogue, FakeVideoApi, video, video_id
 from tests.kafka_tools import create_topics, unique_topic
+from tests.servers import bridge_env
 
 ACCESS_KEY = "ak-scale"
 SECRET_KEY = "sk-scale-0123456789abcdef"
@@ -113,17 +114,18 @@ def main() -> int:
         asyncio.run(create_topics(broker.bootstrap, topic, partitions=6))
         asyncio.run(fill(broker.bootstrap, topic, delivered))
         with FakeVideoApi(catalogue, access_key=ACCESS_KEY, secret_key=SECRET_KEY) as api:
-            env = {
-                **{k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")},
-                "BRIDGE_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
-                "BRIDGE_TOPIC_VIDEO_UPLOAD": topic,
-                "BRIDGE_VOD_API_URL": api.url,
-                "BRIDGE_VOD_ACCESS_KEY": ACCESS_KEY,
-                "BRIDGE_VOD_SECRET_KEY": SECRET_KEY,
-                # The fake's limit is not the subject here: the run's own cost is.
-                "BRIDGE_VOD_API_RATE_LIMIT": "1000000",
-                "BRIDGE_VOD_API_RATE_SHARE": "1",
-            }
+            env = bridge_env(
+                {
+                    "kafka_bootstrap_servers": broker.bootstrap,
+                    "topic_video_upload": topic,
+                    "vod_api_url": api.url,
+                    "vod_access_key": ACCESS_KEY,
+                    "vod_secret_key": SECRET_KEY,
+                    # The fake's limit is not the subject here: the run's own cost is.
+                    "vod_api_rate_limit": "1000000",
+                    "vod_api_rate_share": "1",
+                }
+            )
             runs = [timed_run(env, start, end) for _ in range(2)]
     figures = {
         "videos": args.videos,

@@ -8,11 +8,13 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+import httpx
 import psutil
 
 
@@ -23,7 +25,7 @@ class Started:
     def start(self) -> object:
         raise NotImplementedError
 
-    def stop(self) -> None:
+    def stop(self) -> object:
         raise NotImplementedError
 
     def __enter__(self) -> Self:
@@ -60,6 +62,30 @@ class HttpFake(Started):
         if self._thread.is_alive():
             self.server.shutdown()
         self.server.server_close()
+
+
+def wait_until_ok(
+    url: str,
+    process: subprocess.Popen[bytes],
+    *,
+    name: str,
+    log: Callable[[], str],
+    timeout: float = 60.0,
+) -> None:
+    """Poll `url` until it answers 200; RuntimeError as soon as `process` (called `name`)
+    exits, TimeoutError after `timeout` seconds, each with `log()`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}:\n{log()}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name}: {url} did not answer 200 within {timeout} s:\n{log()}")
+        time.sleep(0.05)  # another process, asked over HTTP: nothing to await
 
 
 def run_script(

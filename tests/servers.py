@@ -8,14 +8,16 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 
 import httpx
 
 from bridge.kinds import KINDS
+from bridge.settings import PREFIX
 from tests.kafka_tools import unique_topic
 from tests.ports import free_port
+from tests.running import Started, wait_until_ok
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,19 +33,24 @@ def fresh_settings(bootstrap: str, **extra: str) -> dict[str, str]:
     }
 
 
-class BridgeProcess:
+def bridge_env(settings: Mapping[str, str], port: int | None = None) -> dict[str, str]:
+    """This process's environment without its own `BRIDGE_*` variables, with `settings`
+    (named as Settings names them) as `BRIDGE_*` ones, and, given a `port`, the address
+    127.0.0.1:`port` to serve on."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith(PREFIX)}
+    if port is not None:
+        env |= {f"{PREFIX}HOST": "127.0.0.1", f"{PREFIX}PORT": str(port)}
+    return env | {f"{PREFIX}{name.upper()}": value for name, value in settings.items()}
+
+
+class BridgeProcess(Started):
     """`bridge serve` in a process of its own, on a free port (or a given one: `at`)."""
 
     def __init__(self, log_path: Path, **settings: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")},
-            "BRIDGE_HOST": "127.0.0.1",
-            "BRIDGE_PORT": str(self.port),
-            **{f"BRIDGE_{name.upper()}": value for name, value in settings.items()},
-        }
+        self.env = bridge_env(settings, self.port)
         self.process: subprocess.Popen[bytes] | None = None
 
     @classmethod
@@ -51,7 +58,7 @@ class BridgeProcess:
         """A bridge on a given port: a restarted pod keeps its address."""
         bridge = cls(log_path, **settings)
         bridge.port, bridge.url = port, f"http://127.0.0.1:{port}"
-        bridge.env["BRIDGE_PORT"] = str(port)
+        bridge.env = bridge_env(settings, port)
         return bridge
 
     def start(self, *, ready: bool = True, timeout: float = 60.0) -> BridgeProcess:
@@ -63,27 +70,15 @@ class BridgeProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+        path = "/readyz" if ready else "/healthz"
         try:
-            self.wait_for("/readyz" if ready else "/healthz", timeout)
+            wait_until_ok(
+                self.url + path, self.process, name="bridge", log=self.log, timeout=timeout
+            )
         except BaseException:
             self.kill()
             raise
         return self
-
-    def wait_for(self, path: str, timeout: float = 60.0) -> None:
-        """Poll `path` until it answers 200; fail early if the process dies."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.exit_code() is not None:
-                raise RuntimeError(f"bridge exited with {self.exit_code()}:\n{self.log()}")
-            try:
-                if httpx.get(self.url + path, timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{path} did not answer 200 within {timeout} s:\n{self.log()}")
-            time.sleep(0.05)
 
     def exit_code(self) -> int | None:
         return None if self.process is None else self.process.poll()
@@ -92,9 +87,11 @@ class BridgeProcess:
         assert self.process is not None
         return self.process.wait(timeout)
 
-    def stop(self, timeout: float = 60.0) -> int:
-        """SIGTERM, as Kubernetes stops a pod, and wait for the exit code."""
-        assert self.process is not None
+    def stop(self, timeout: float = 60.0) -> int | None:
+        """SIGTERM, as Kubernetes stops a pod, and wait for the exit code (None if it never
+        started). Once it has exited, only its exit code."""
+        if self.process is None:
+            return None
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout)
@@ -141,15 +138,3 @@ class BridgeProcess:
             if line.startswith(name + " "):
                 return float(line.split()[1])
         raise AssertionError(f"no {name} in /metrics")
-
-    def __enter__(self) -> BridgeProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.stop()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from pathlib import Path
 from typing import Literal
 
@@ -20,7 +19,7 @@ import httpx
 import msgspec
 
 from tests.ports import free_port
-from tests.running import Started
+from tests.running import Started, wait_until_ok
 
 __all__ = [
     "TOXIPROXY_SERVER",
@@ -189,17 +188,13 @@ class ToxiproxyServer(Started):
             self._process = subprocess.Popen(
                 command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
             )
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while not self._answers():
-            if self._process.poll() is not None:
-                raise RuntimeError(
-                    f"toxiproxy-server exited with {self._process.returncode}:\n"
-                    + self.log_path.read_text(errors="replace")
-                )
-            if time.monotonic() > deadline:
-                self.stop()
-                raise TimeoutError(f"toxiproxy-server did not answer within {_START_TIMEOUT_S} s")
-            time.sleep(0.05)  # polling another process
+        wait_until_ok(
+            self.url + "/version",
+            self._process,
+            name="toxiproxy-server",
+            log=lambda: self.log_path.read_text(errors="replace"),
+            timeout=_START_TIMEOUT_S,
+        )
         return self
 
     def connections(self, proxy: str) -> int:
@@ -210,12 +205,6 @@ class ToxiproxyServer(Started):
                 entry = msgspec.json.decode(line, type=_LogLine)
                 accepted += entry.message == "Accepted client" and entry.name == proxy
         return accepted
-
-    def _answers(self) -> bool:
-        try:
-            return httpx.get(self.url + "/version", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:

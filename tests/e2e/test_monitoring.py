@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
@@ -41,7 +40,7 @@ from tests.monitoring_tools import (
 )
 from tests.ports import free_port
 from tests.samples import VIDEO_SAMPLE, sample_video, video_body
-from tests.servers import BridgeProcess, fresh_settings
+from tests.servers import BridgeProcess, bridge_env, fresh_settings
 
 pytestmark = pytest.mark.kafka
 
@@ -173,10 +172,7 @@ def reconciler_scrapes(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFa
             "vod_api_rate_limit": "30000",
             "vod_api_rate_share": "1",
         }
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")},
-            **{f"BRIDGE_{name.upper()}": value for name, value in settings.items()},
-        }
+        env = bridge_env(settings)
         command = [sys.executable, "-m", "bridge", "reconcile", "--lookback", "1h"]
         command += ["--every", "1s", "--metrics-port", str(port)]
         with log.open("ab") as out:

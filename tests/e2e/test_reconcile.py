@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ from bridge.tools.run_stats import RunStats
 from bridge.tools.windows import Window
 from tests.fake_vod_api import Catalogue, FakeVideoApi, video, video_id
 from tests.kafka_tools import create_topics, java_partition, read_all, unique_topic
-from tests.servers import BridgeProcess, fresh_settings
+from tests.servers import BridgeProcess, bridge_env, fresh_settings
 
 pytestmark = pytest.mark.kafka
 
@@ -48,13 +47,9 @@ class Run(NamedTuple):
 
 
 def reconcile(settings: dict[str, str], *args: str) -> Run:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")},
-        **{f"BRIDGE_{name.upper()}": value for name, value in settings.items()},
-    }
     done = subprocess.run(
         [sys.executable, "-m", "bridge", "reconcile", *args],
-        env=env,
+        env=bridge_env(settings),
         capture_output=True,
         text=True,
         timeout=120,

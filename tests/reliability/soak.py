@@ -178,7 +178,7 @@ def _summary(
     max_rate: float | None,
     rate: float,
     seconds: float,
-    exit_code: int,
+    exit_code: int | None,
 ) -> dict[str, Any]:
     statuses = {str(status): n for status, n in sorted(sender.statuses().items())}
     latencies = [(a.ended - a.started) * 1000 for a in sender.attempts()]

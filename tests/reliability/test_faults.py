@@ -382,7 +382,7 @@ async def test_broker_unreachable_at_start_up_then_appearing(
 
 async def bridge_replaced_under_load(
     profile: Profile, bootstrap: str, tmp_path: Path, how: str
-) -> tuple[ScenarioReport, Audit, list[int]]:
+) -> tuple[ScenarioReport, Audit, list[int | None]]:
     """Stop the bridge under load (`terminate`: SIGTERM, `kill`: SIGKILL) and start another."""
     settings = settings_for(bootstrap, profile)
     port = free_port()
@@ -391,7 +391,7 @@ async def bridge_replaced_under_load(
     )
     sender = sender_for(bridge, profile)
     recoveries: list[Recovery] = []
-    exit_codes = []
+    exit_codes: list[int | None] = []
     started = time.monotonic()
     try:
         async with traffic(sender):
