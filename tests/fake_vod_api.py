@@ -27,6 +27,9 @@ from tests.running import HttpFake
 
 PATH = "/vod/videoManage/getVideoList"
 CHINA = timezone(timedelta(hours=8))
+# Client settings for tests that are not about the rate limit: one call's share of the
+# period is the first backoff, 300 s / 30000 = 10 ms.
+FAST_API = {"vod_api_rate_limit": "30000", "vod_api_rate_share": "1"}
 SCHEMES = {
     "ws3": ("WS3-HMAC-SHA256", "x-ws-accesskey", "x-ws-timestamp"),
     "cnc": ("CNC-HMAC-SHA256", "x-cnc-accesskey", "x-cnc-timestamp"),
@@ -116,6 +119,17 @@ class FakeVideoApi(HttpFake):
         self.pages_served = 0
         super().__init__(self._handler())
         self.url = self.base_url
+
+    def client_settings(self) -> dict[str, str]:
+        """The settings that point the bridge's video API client here: the URL, the key
+        this fake accepts and the scheme it checks."""
+        [(access_key, secret_key)] = self.keys.items()
+        return {
+            "vod_api_url": self.url,
+            "vod_access_key": access_key,
+            "vod_secret_key": secret_key,
+            "vod_auth_scheme": self.scheme,
+        }
 
     def throttle(self, calls: int) -> None:
         with self.lock:

@@ -118,9 +118,7 @@ def main() -> int:
                 {
                     "kafka_bootstrap_servers": broker.bootstrap,
                     "topic_video_upload": topic,
-                    "vod_api_url": api.url,
-                    "vod_access_key": ACCESS_KEY,
-                    "vod_secret_key": SECRET_KEY,
+                    **api.client_settings(),
                     # The fake's limit is not the subject here: the run's own cost is.
                     "vod_api_rate_limit": "1000000",
                     "vod_api_rate_share": "1",

@@ -26,7 +26,7 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.fake_vod_api import Catalogue, FakeVideoApi, video
+from tests.fake_vod_api import FAST_API, Catalogue, FakeVideoApi, video
 from tests.helm_tools import FULLNAME, NAMESPACE
 from tests.kafka_tools import create_topics, unique_topic
 from tests.monitoring_tools import (
@@ -165,12 +165,8 @@ def reconciler_scrapes(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFa
         settings = {
             "kafka_bootstrap_servers": kafka_bootstrap,
             "topic_video_upload": topic,
-            "vod_api_url": api.url,
-            "vod_access_key": ACCESS_KEY,
-            "vod_secret_key": SECRET_KEY,
-            # One call's share of the period is the first backoff: 300 s / 30000 = 10 ms.
-            "vod_api_rate_limit": "30000",
-            "vod_api_rate_share": "1",
+            **api.client_settings(),
+            **FAST_API,
         }
         env = bridge_env(settings)
         command = [sys.executable, "-m", "bridge", "reconcile", "--lookback", "1h"]

@@ -22,7 +22,7 @@ from bridge.settings import load_settings
 from bridge.tools import reconcile as runs
 from bridge.tools.run_stats import RunStats
 from bridge.tools.windows import Window
-from tests.fake_vod_api import Catalogue, FakeVideoApi, video, video_id
+from tests.fake_vod_api import FAST_API, Catalogue, FakeVideoApi, video, video_id
 from tests.kafka_tools import create_topics, java_partition, read_all, unique_topic
 from tests.servers import BridgeProcess, bridge_env, fresh_settings
 
@@ -30,8 +30,6 @@ pytestmark = pytest.mark.kafka
 
 ACCESS_KEY = "ak-reconcile-test"
 SECRET_KEY = "sk-reconcile-test-0123456789"
-# One call's share of the period is the first backoff: 300 s / 30000 = 10 ms.
-FAST_API = {"vod_api_rate_limit": "30000", "vod_api_rate_share": "1"}
 CREDENTIAL_HINT = "check BRIDGE_VOD_ACCESS_KEY, BRIDGE_VOD_SECRET_KEY and BRIDGE_VOD_AUTH_SCHEME"
 
 
@@ -135,9 +133,7 @@ async def test_reconcile_produces_exactly_what_the_callbacks_missed(
                 assert answer.status_code == 200, answer.text
 
     with FakeVideoApi(catalogue, access_key=ACCESS_KEY, secret_key=SECRET_KEY) as api:
-        settings.update(
-            vod_api_url=api.url, vod_access_key=ACCESS_KEY, vod_secret_key=SECRET_KEY, **FAST_API
-        )
+        settings.update(api.client_settings(), **FAST_API)
 
         dry, listing = await reconcile_here(settings, start, end, dry_run=True)
         assert (dry.complete, dry.produced) == (True, 50)
@@ -201,10 +197,7 @@ async def test_rate_limit_answers_slow_the_run_and_it_completes(
         settings = {
             "kafka_bootstrap_servers": kafka_bootstrap,
             "topic_video_upload": topic,
-            "vod_api_url": api.url,
-            "vod_access_key": ACCESS_KEY,
-            "vod_secret_key": SECRET_KEY,
-            "vod_auth_scheme": "cnc",
+            **api.client_settings(),
             **FAST_API,
         }
         with caplog.at_level(logging.WARNING, logger="bridge.vod"):
@@ -235,8 +228,7 @@ async def test_a_wrong_secret_fails_in_one_line_and_produces_nothing(
         settings = {
             "kafka_bootstrap_servers": kafka_bootstrap,
             "topic_video_upload": topic,
-            "vod_api_url": api.url,
-            "vod_access_key": ACCESS_KEY,
+            **api.client_settings(),
             "vod_secret_key": "not-the-secret-key",
             **FAST_API,
         }
