@@ -1,4 +1,5 @@
-"""The vendor's sample body, and an independent way to find each item's bytes in a body."""
+"""The vendor's sample body, an independent way to find each item's bytes in a body, and
+the answer to a callback the bridge took."""
 
 from __future__ import annotations
 
@@ -45,3 +46,8 @@ def sample_video(**changes: object) -> dict[str, object]:
         else:
             video[name] = value
     return video
+
+
+def success_answer(accepted: int, dead_lettered: int = 0) -> dict[str, object]:
+    """The bridge's 200 answer: `accepted` records stored, `dead_lettered` items kept aside."""
+    return {"code": 200, "message": "success", "accepted": accepted, "deadLettered": dead_lettered}

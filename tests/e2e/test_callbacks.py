@@ -13,7 +13,14 @@ import pytest
 
 from tests.broker import LocalBroker
 from tests.kafka_tools import java_partition, read_all, unique_topic
-from tests.samples import SAMPLE_VIDEO_IDS, VIDEO_SAMPLE, item_slices, sample_video, video_body
+from tests.samples import (
+    SAMPLE_VIDEO_IDS,
+    VIDEO_SAMPLE,
+    item_slices,
+    sample_video,
+    success_answer,
+    video_body,
+)
 from tests.servers import BridgeProcess
 
 pytestmark = pytest.mark.kafka
@@ -72,7 +79,7 @@ async def test_vendor_sample_gives_two_records_exactly_as_sent(
     response = await post(bridge, VIDEO_SAMPLE, headers={**JSON, "traceparent": traceparent})
 
     assert response.status_code == 200
-    assert response.json() == {"code": 200, "message": "success", "accepted": 2, "deadLettered": 0}
+    assert response.json() == success_answer(2)
     records = sorted(await read_all(kafka_bootstrap, topics.video), key=lambda r: r.key)
     assert [record.key.decode() for record in records] == sorted(SAMPLE_VIDEO_IDS)
     by_key = {record.key.decode(): record for record in records}

@@ -27,7 +27,13 @@ from tests.platform_samples import (
     notification,
     object_at,
 )
-from tests.samples import SAMPLE_VIDEO_IDS, VIDEO_SAMPLE, item_slices, sample_video
+from tests.samples import (
+    SAMPLE_VIDEO_IDS,
+    VIDEO_SAMPLE,
+    item_slices,
+    sample_video,
+    success_answer,
+)
 from tests.servers import BridgeProcess, fresh_settings
 
 pytestmark = pytest.mark.kafka
@@ -98,9 +104,6 @@ def assert_event(record: Any, *, key: str, value: bytes, event_type: str) -> Non
     }
 
 
-ACCEPTED_ONE = {"code": 200, "message": "success", "accepted": 1, "deadLettered": 0}
-
-
 @pytest.mark.parametrize(
     ("body", "content_type"),
     [(TRANSCODE_JSON, "application/json"), (TRANSCODE_BASE64, "text/plain; charset=UTF-8")],
@@ -113,7 +116,7 @@ async def test_a_transcoding_callback_is_one_record_keyed_by_the_docs_padded_vid
 
     response = await post(bridge, "/callbacks/video-transcode", body, content_type)
 
-    assert (response.status_code, response.json()) == (200, ACCEPTED_ONE)
+    assert (response.status_code, response.json()) == (200, success_answer(1))
     [record] = await transcodes.new()
     assert_event(
         record,
@@ -154,7 +157,7 @@ async def test_processing_notifications_in_both_separate_forms(
         ],
     ]
 
-    assert [(a.status_code, a.json()) for a in answers] == [(200, ACCEPTED_ONE)] * 3
+    assert [(a.status_code, a.json()) for a in answers] == [(200, success_answer(1))] * 3
     records = sorted(await processing.new(), key=lambda record: record.key)
     assert [record.key for record in records] == [b"p-each-0", b"p-each-1", b"p-once"]
     for record, value in zip(records, [*each, once], strict=True):
@@ -210,7 +213,7 @@ async def test_a_base64_upload_gives_the_same_records_as_its_json(
     videos.seen |= {(r.partition, r.offset) for r in as_json_records}
     as_base64 = await post(bridge, "/callbacks/video-upload", base64url(VIDEO_SAMPLE))
 
-    assert as_json.json() == as_base64.json() == {**ACCEPTED_ONE, "accepted": 2}
+    assert as_json.json() == as_base64.json() == success_answer(2)
 
     def by_key(records: list[Any]) -> list[tuple[bytes, bytes, bytes]]:
         return sorted((r.key, r.value, dict(r.headers)["ce_id"]) for r in records)
@@ -247,7 +250,7 @@ def test_send_and_consume_by_kind_as_in_the_readme(bridge: BridgeProcess) -> Non
 
     assert (sent.returncode, sent.stdout) == (
         0,
-        f"200 {json.dumps(ACCEPTED_ONE, separators=(',', ':'))}\n",
+        f"200 {json.dumps(success_answer(1), separators=(',', ':'))}\n",
     )
     consumed = bridge.command(
         "consume",

@@ -29,7 +29,7 @@ from tests.kafka_tools import read_all, unique_topic
 from tests.reliability import rawhttp
 from tests.reliability.hostile import INVALID_UTF8, Piece, bad_items, body_of, good_items, nested
 from tests.reliability.report import count_case
-from tests.samples import VIDEO_SAMPLE, sample_video, video_body
+from tests.samples import VIDEO_SAMPLE, sample_video, success_answer, video_body
 from tests.servers import BridgeProcess
 
 pytestmark = pytest.mark.kafka
@@ -134,12 +134,7 @@ def expected_answer(body: bytes, content_type: str | None) -> tuple[int, dict[st
         if error.path is not None:
             refusal["path"] = error.path
         return error.status, refusal
-    accepted: dict[str, Any] = {
-        "code": 200,
-        "message": "success",
-        "accepted": len(decoded.items),
-        "deadLettered": len(decoded.faults),
-    }
+    accepted: dict[str, Any] = success_answer(len(decoded.items), len(decoded.faults))
     if decoded.faults:
         accepted["errors"] = [{"path": f.path, "message": f.message} for f in decoded.faults]
     return 200, accepted
@@ -355,7 +350,7 @@ async def test_ten_thousand_videos_in_one_callback(target: Target) -> None:
 
     assert answer_of(response) == (
         200,
-        {"code": 200, "message": "success", "accepted": 10_000, "deadLettered": 0},
+        success_answer(10_000),
     )
     stored = {
         r.key.decode(): r.value

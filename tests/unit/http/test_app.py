@@ -12,7 +12,14 @@ from bridge.http.app import Bridge
 from bridge.records import event_id
 from bridge.settings import Settings
 from tests.fakes import BlockingPublisher, RecordingPublisher
-from tests.samples import SAMPLE_VIDEO_IDS, VIDEO_SAMPLE, item_slices, sample_video, video_body
+from tests.samples import (
+    SAMPLE_VIDEO_IDS,
+    VIDEO_SAMPLE,
+    item_slices,
+    sample_video,
+    success_answer,
+    video_body,
+)
 
 SETTINGS = Settings(max_body_bytes=64 * 1024, retry_after_seconds=7, allow_unauthenticated=True)
 JSON = {"content-type": "application/json"}
@@ -36,7 +43,7 @@ async def test_vendor_sample_is_answered_200_after_both_records_are_stored(
     response = await client.post("/callbacks/video-upload", content=VIDEO_SAMPLE, headers=JSON)
 
     assert response.status_code == 200
-    assert response.json() == {"code": 200, "message": "success", "accepted": 2, "deadLettered": 0}
+    assert response.json() == success_answer(2)
     stored = publisher.on("vod.video-upload.v1")
     assert [record.key for record in stored] == [key.encode() for key in SAMPLE_VIDEO_IDS]
     assert [record.value for record in stored] == item_slices(VIDEO_SAMPLE, "videoListInfo")
@@ -74,10 +81,7 @@ async def test_partial_acceptance_forwards_valid_items_and_dead_letters_the_rest
 
     assert response.status_code == 200
     assert response.json() == {
-        "code": 200,
-        "message": "success",
-        "accepted": 1,
-        "deadLettered": 1,
+        **success_answer(1, dead_lettered=1),
         "errors": [
             {
                 "path": "$.data.videoListInfo[1]",
