@@ -1,12 +1,22 @@
-"""Stand-ins for Kafka in unit tests of the HTTP layer; never used where a test claims Kafka."""
+"""Stand-ins for Kafka in unit tests of the HTTP layer, never used where a test claims Kafka,
+and the client those tests call the app with."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
 
+import httpx
+
+from bridge.http.app import Bridge
 from bridge.kafka.errors import PublishError
 from bridge.records import OutgoingRecord
+
+
+def client_of(bridge: Bridge, peer: tuple[str, int] = ("127.0.0.1", 123)) -> httpx.AsyncClient:
+    """A client that calls `bridge` in this process, no socket between, as `peer`."""
+    transport = httpx.ASGITransport(app=bridge, client=peer)
+    return httpx.AsyncClient(transport=transport, base_url="http://bridge")
 
 
 class RecordingPublisher:

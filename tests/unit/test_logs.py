@@ -4,14 +4,13 @@ import logging
 from collections.abc import MutableMapping
 from typing import Any
 
-import httpx
 import pytest
 
 from bridge.http.access_log import LineBuffer
 from bridge.http.app import Bridge
 from bridge.logs import JsonFormatter, request_id
 from bridge.settings import Settings
-from tests.fakes import RecordingPublisher
+from tests.fakes import RecordingPublisher, client_of
 
 
 def format_record(message: str, **extra: object) -> dict[str, object]:
@@ -56,13 +55,18 @@ def test_an_exception_is_one_field_of_the_same_line() -> None:
     assert json.loads(line)["error"].endswith("RuntimeError: boom")
 
 
-async def test_the_access_line_is_one_json_object_with_the_request_fields(
-    caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
-) -> None:
+@pytest.fixture
+def bridge(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> Bridge:
+    """A bridge that writes its access lines (INFO) to stderr, where capfd reads them: made
+    once capfd captures, as it writes to the stderr it finds when made."""
     caplog.set_level(logging.INFO)
-    bridge = Bridge(Settings(allow_unauthenticated=True), RecordingPublisher())
-    transport = httpx.ASGITransport(app=bridge)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bridge") as client:
+    return Bridge(Settings(allow_unauthenticated=True), RecordingPublisher())
+
+
+async def test_the_access_line_is_one_json_object_with_the_request_fields(
+    bridge: Bridge, capfd: pytest.CaptureFixture[str]
+) -> None:
+    async with client_of(bridge) as client:
         await client.post(
             "/callbacks/material-upload/some-token",
             content=b"{}",
@@ -125,12 +129,9 @@ async def test_access_lines_are_written_whole_and_at_most_pipe_buf_at_a_time() -
 
 
 async def test_the_lines_left_are_written_when_the_app_shuts_down(
-    caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+    bridge: Bridge, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    caplog.set_level(logging.INFO)
-    bridge = Bridge(Settings(allow_unauthenticated=True), RecordingPublisher())
-    transport = httpx.ASGITransport(app=bridge)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bridge") as client:
+    async with client_of(bridge) as client:
         await client.post("/callbacks/material-upload", content=b"{}")
     messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
     sent: list[str] = []

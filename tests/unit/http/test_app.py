@@ -11,7 +11,7 @@ import pytest
 from bridge.http.app import Bridge
 from bridge.records import event_id
 from bridge.settings import Settings
-from tests.fakes import BlockingPublisher, RecordingPublisher
+from tests.fakes import BlockingPublisher, RecordingPublisher, client_of
 from tests.samples import (
     SAMPLE_VIDEO_IDS,
     VIDEO_SAMPLE,
@@ -32,8 +32,7 @@ def publisher() -> RecordingPublisher:
 
 @pytest.fixture
 async def client(publisher: RecordingPublisher) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=Bridge(SETTINGS, publisher))
-    async with httpx.AsyncClient(transport=transport, base_url="http://bridge") as client:
+    async with client_of(Bridge(SETTINGS, publisher)) as client:
         yield client
 
 
@@ -255,8 +254,7 @@ async def test_a_flood_beyond_the_in_flight_bound_gets_503_never_500() -> None:
         Settings(allow_unauthenticated=True, max_requests_in_flight=4, retry_after_seconds=3),
         publisher,
     )
-    transport = httpx.ASGITransport(app=bridge)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bridge") as client:
+    async with client_of(bridge) as client:
 
         async def send() -> httpx.Response:
             return await client.post("/callbacks/video-upload", content=VIDEO_SAMPLE, headers=JSON)
@@ -280,8 +278,7 @@ async def test_a_flood_beyond_the_in_flight_bound_gets_503_never_500() -> None:
 
 async def test_draining_answers_503_and_is_not_ready(publisher: RecordingPublisher) -> None:
     bridge = Bridge(SETTINGS, publisher)
-    transport = httpx.ASGITransport(app=bridge)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bridge") as client:
+    async with client_of(bridge) as client:
         bridge.drain()
 
         callback = await client.post("/callbacks/video-upload", content=VIDEO_SAMPLE, headers=JSON)
@@ -296,8 +293,7 @@ async def test_draining_answers_503_and_is_not_ready(publisher: RecordingPublish
 
 async def test_metrics_count_what_happened(publisher: RecordingPublisher) -> None:
     bridge = Bridge(SETTINGS, publisher)
-    transport = httpx.ASGITransport(app=bridge)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bridge") as client:
+    async with client_of(bridge) as client:
         await client.post("/callbacks/video-upload", content=VIDEO_SAMPLE, headers=JSON)
         partial = video_body(sample_video(), sample_video(videoId=None))
         await client.post("/callbacks/video-upload", content=partial, headers=JSON)
@@ -351,14 +347,13 @@ async def test_request_id_is_taken_echoed_and_kept_with_dead_letters(
 async def test_a_body_that_never_finishes_gets_408() -> None:
     publisher = RecordingPublisher()
     bridge = Bridge(Settings(allow_unauthenticated=True, body_timeout_seconds=0.2), publisher)
-    transport = httpx.ASGITransport(app=bridge)
 
     async def trickle() -> AsyncIterator[bytes]:
         yield b"{"
         await asyncio.Event().wait()  # the rest never comes
         yield b"}"  # pragma: no cover
 
-    async with httpx.AsyncClient(transport=transport, base_url="http://bridge") as client:
+    async with client_of(bridge) as client:
         response = await client.post("/callbacks/video-upload", content=trickle(), headers=JSON)
 
     assert response.status_code == 408

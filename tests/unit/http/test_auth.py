@@ -14,7 +14,7 @@ import pytest
 from bridge.http.app import Bridge
 from bridge.http.vendor_signature import VendorKeys, VendorSignatureError
 from bridge.settings import Settings
-from tests.fakes import RecordingPublisher
+from tests.fakes import RecordingPublisher, client_of
 from tests.samples import VIDEO_SAMPLE
 from tests.signatures import openssl_gateway_signature, openssl_vendor_signature
 
@@ -42,8 +42,7 @@ async def post(
     body: bytes = VIDEO_SAMPLE,
     client: tuple[str, int] = ("127.0.0.1", 40000),
 ) -> httpx.Response:
-    transport = httpx.ASGITransport(app=bridge, client=client)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bridge") as http:
+    async with client_of(bridge, client) as http:
         return await http.post(url, content=body, headers={**JSON, **(headers or {})})
 
 
@@ -199,8 +198,7 @@ async def test_public_routes_need_no_credentials(
     tokens: tuple[Bridge, RecordingPublisher],
 ) -> None:
     bridge, _ = tokens
-    transport = httpx.ASGITransport(app=bridge)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bridge") as http:
+    async with client_of(bridge) as http:
         assert (await http.get("/healthz")).status_code == 200
         assert (await http.get("/readyz")).status_code == 200
         assert (await http.get("/metrics")).status_code == 200
