@@ -35,6 +35,20 @@ def openssl_hmac(key: str, data: bytes) -> str:
     return done.stdout.split()[0].decode()
 
 
+def sign(scheme: Scheme, method: str, url: str, body: bytes) -> dict[str, str]:
+    """The signer's headers for this module's keys, content type and time."""
+    return signed_headers(
+        scheme=scheme,
+        access_key=ACCESS_KEY,
+        secret_key=SECRET_KEY,
+        method=method,
+        url=url,
+        body=body,
+        content_type=CONTENT_TYPE,
+        timestamp=TIMESTAMP,
+    )
+
+
 CASES = [
     # scheme, algorithm, method, path, query as sent, query as signed, body
     ("ws3", "WS3-HMAC-SHA256", "POST", "/vod/videoManage/getVideoList", "", "", BODY),
@@ -73,16 +87,7 @@ def test_signature_matches_an_independent_computation(
     to_sign = f"{algorithm}\n{TIMESTAMP}\n{sha256sum(canonical.encode())}"
     expected = openssl_hmac(SECRET_KEY, to_sign.encode())
 
-    headers = signed_headers(
-        scheme=scheme,
-        access_key=ACCESS_KEY,
-        secret_key=SECRET_KEY,
-        method=method,
-        url=url,
-        body=body,
-        content_type=CONTENT_TYPE,
-        timestamp=TIMESTAMP,
-    )
+    headers = sign(scheme, method, url, body)
 
     assert headers["Authorization"] == (
         f"{algorithm} Credential={ACCESS_KEY}, SignedHeaders=content-type;host, "
@@ -90,42 +95,32 @@ def test_signature_matches_an_independent_computation(
     )
 
 
-def test_classic_scheme_headers() -> None:
-    headers = signed_headers(
-        scheme="ws3",
-        access_key=ACCESS_KEY,
-        secret_key=SECRET_KEY,
-        method="POST",
-        url=f"https://{HOST}/vod/videoManage/getVideoList",
-        body=BODY,
-        content_type=CONTENT_TYPE,
-        timestamp=TIMESTAMP,
-    )
+@pytest.mark.parametrize(
+    ("scheme", "host", "own"),
+    [
+        pytest.param(
+            "ws3",
+            HOST,
+            {"X-WS-AccessKey": ACCESS_KEY, "X-WS-Timestamp": "1764580000"},
+            id="classic",
+        ),
+        pytest.param(
+            "cnc",
+            "api.cdnetworks.com",
+            {
+                "x-cnc-accessKey": ACCESS_KEY,
+                "x-cnc-timestamp": "1764580000",
+                "x-cnc-auth-method": "AKSK",
+            },
+            id="gateway",
+        ),
+    ],
+)
+def test_scheme_headers(scheme: Scheme, host: str, own: dict[str, str]) -> None:
+    headers = sign(scheme, "POST", f"https://{host}/vod/videoManage/getVideoList", BODY)
 
     assert {k: v for k, v in headers.items() if k != "Authorization"} == {
-        "Host": HOST,
+        "Host": host,
         "Content-Type": CONTENT_TYPE,
-        "X-WS-AccessKey": ACCESS_KEY,
-        "X-WS-Timestamp": "1764580000",
-    }
-
-
-def test_gateway_scheme_headers() -> None:
-    headers = signed_headers(
-        scheme="cnc",
-        access_key=ACCESS_KEY,
-        secret_key=SECRET_KEY,
-        method="POST",
-        url="https://api.cdnetworks.com/vod/videoManage/getVideoList",
-        body=BODY,
-        content_type=CONTENT_TYPE,
-        timestamp=TIMESTAMP,
-    )
-
-    assert {k: v for k, v in headers.items() if k != "Authorization"} == {
-        "Host": "api.cdnetworks.com",
-        "Content-Type": CONTENT_TYPE,
-        "x-cnc-accessKey": ACCESS_KEY,
-        "x-cnc-timestamp": "1764580000",
-        "x-cnc-auth-method": "AKSK",
+        **own,
     }
