@@ -417,25 +417,20 @@ async def bridge_replaced_under_load(
     return report, result, exit_codes
 
 
+@pytest.mark.parametrize(
+    ("how", "exit_code"),
+    [
+        pytest.param("terminate", 0, id="terminated"),  # drained and flushed in time
+        pytest.param("kill", -9, id="killed"),
+    ],
+)
 @pytest.mark.parametrize("profile", PROFILES)
-async def test_bridge_terminated_under_load(
-    profile: Profile, kafka_bootstrap: str, tmp_path: Path
+async def test_bridge_replaced_under_load(
+    profile: Profile, how: str, exit_code: int, kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     report, result, exit_codes = await bridge_replaced_under_load(
-        profile, kafka_bootstrap, tmp_path, "terminate"
+        profile, kafka_bootstrap, tmp_path, how
     )
 
     assert_nothing_lost(report, result)
-    assert exit_codes == [0] * profile.cycles  # drained and flushed in time
-
-
-@pytest.mark.parametrize("profile", PROFILES)
-async def test_bridge_killed_under_load(
-    profile: Profile, kafka_bootstrap: str, tmp_path: Path
-) -> None:
-    report, result, exit_codes = await bridge_replaced_under_load(
-        profile, kafka_bootstrap, tmp_path, "kill"
-    )
-
-    assert_nothing_lost(report, result)
-    assert exit_codes == [-9] * profile.cycles
+    assert exit_codes == [exit_code] * profile.cycles
