@@ -42,6 +42,7 @@ from tests.reliability.test_faults import (
     assert_nothing_lost,
     failed_since,
     recover,
+    recovering_bridge,
     scenario_report,
     sender_for,
     traffic,
@@ -71,15 +72,14 @@ LONG_ONLY = [pytest.param(LONG, id="long", marks=[pytest.mark.long, pytest.mark.
 RECOVERY_LIMIT = 20.0  # seconds from a fault's end to the first 200 after it
 
 
-async def cluster_bridge(
+async def cluster_settings(
     cluster: LocalCluster,
     profile: Profile,
-    log: Path,
     video_topic: str | None = None,
     env_file: str = "bridge.env",
     **extra: str,
-) -> tuple[BridgeProcess, dict[str, str]]:
-    """A bridge over SASL_SSL on topics of its own (RF 3, 6 partitions), already granted."""
+) -> dict[str, str]:
+    """A bridge over SASL_SSL on topics of its own (RF 3, 6 partitions), created and granted."""
     topics = granted_topics(**({"topic_video_upload": video_topic} if video_topic else {}))
     settings = {
         **cluster.settings(env_file),
@@ -91,8 +91,7 @@ async def cluster_bridge(
         **extra,
     }
     await cluster.create_topics(*topics.values())
-    bridge = await asyncio.to_thread(BridgeProcess(log, **settings).start)
-    return bridge, settings
+    return settings
 
 
 @asynccontextmanager
@@ -104,13 +103,9 @@ async def bridge_on(
     env_file: str = "bridge.env",
     **extra: str,
 ) -> AsyncIterator[tuple[BridgeProcess, dict[str, str]]]:
-    bridge, settings = await cluster_bridge(cluster, profile, log, video_topic, env_file, **extra)
-    try:
+    settings = await cluster_settings(cluster, profile, video_topic, env_file, **extra)
+    async with recovering_bridge(log, settings) as bridge:
         yield bridge, settings
-        assert bridge.exit_code() is None  # recovered on its own, in the same process
-        assert await asyncio.to_thread(bridge.ready_status) == 200
-    finally:
-        await asyncio.to_thread(bridge.stop)
 
 
 async def busiest_partition(cluster: LocalCluster, topic: str) -> int:

@@ -96,6 +96,18 @@ async def traffic(*senders: Sender) -> AsyncIterator[None]:
         await asyncio.gather(*running)
 
 
+@asynccontextmanager
+async def recovering_bridge(log: Path, settings: dict[str, str]) -> AsyncIterator[BridgeProcess]:
+    """A bridge for the block, which must end with the same process still running, ready."""
+    bridge = await asyncio.to_thread(BridgeProcess(log, **settings).start)
+    try:
+        yield bridge
+        assert bridge.exit_code() is None  # recovered on its own, in the same process
+        assert await asyncio.to_thread(bridge.ready_status) == 200
+    finally:
+        await asyncio.to_thread(bridge.stop)
+
+
 def scenario_report(
     scenario: str,
     profile: Profile,
@@ -177,11 +189,10 @@ async def test_broker_killed_and_restarted_under_load(
     profile: Profile, quiet_broker: LocalBroker, tmp_path: Path
 ) -> None:
     settings = settings_for(quiet_broker.bootstrap, profile)
-    bridge = await asyncio.to_thread(BridgeProcess(tmp_path / "bridge.log", **settings).start)
-    sender = sender_for(bridge, profile)
-    recoveries: list[Recovery] = []
-    started = time.monotonic()
-    try:
+    async with recovering_bridge(tmp_path / "bridge.log", settings) as bridge:
+        sender = sender_for(bridge, profile)
+        recoveries: list[Recovery] = []
+        started = time.monotonic()
         async with traffic(sender):
             await sender.until_acknowledged(profile.warm_up)
             for _ in range(profile.cycles):
@@ -192,11 +203,7 @@ async def test_broker_killed_and_restarted_under_load(
                 await asyncio.to_thread(quiet_broker.start)
                 recoveries.append(await recover(sender, killed, time.monotonic(), profile))
         seconds = time.monotonic() - started
-        assert bridge.exit_code() is None  # recovered on its own
-        assert await asyncio.to_thread(bridge.ready_status) == 200
         replaced = bridge.metric("bridge_producer_recreations_total")
-    finally:
-        await asyncio.to_thread(bridge.stop)
     result = await audit(quiet_broker.bootstrap, settings["topic_video_upload"], sender)
 
     report = scenario_report(
@@ -245,16 +252,15 @@ async def test_broker_frozen_longer_than_the_produce_timeout(
 ) -> None:
     timeout = profile.produce_timeout
     settings = settings_for(quiet_broker.bootstrap, profile)
-    bridge = await asyncio.to_thread(BridgeProcess(tmp_path / "bridge.log", **settings).start)
-    assert bridge.process is not None
-    pid = bridge.process.pid
-    sender = sender_for(bridge, profile)
-    recoveries: list[Recovery] = []
-    frozen_windows: list[tuple[float, float]] = []
-    memory: list[dict[str, float]] = []
-    floods: list[Sender] = []
-    started = time.monotonic()
-    try:
+    async with recovering_bridge(tmp_path / "bridge.log", settings) as bridge:
+        assert bridge.process is not None
+        pid = bridge.process.pid
+        sender = sender_for(bridge, profile)
+        recoveries: list[Recovery] = []
+        frozen_windows: list[tuple[float, float]] = []
+        memory: list[dict[str, float]] = []
+        floods: list[Sender] = []
+        started = time.monotonic()
         async with traffic(sender):
             await sender.until_acknowledged(profile.warm_up)
             for _ in range(profile.cycles):
@@ -278,11 +284,7 @@ async def test_broker_frozen_longer_than_the_produce_timeout(
                 recoveries.append(await recover(sender, frozen, thawed, profile))
                 memory.append(memory_while_frozen(before, samples, flood, frozen + timeout + 0.5))
         seconds = time.monotonic() - started
-        assert bridge.exit_code() is None
-        assert await asyncio.to_thread(bridge.ready_status) == 200
         fds = psutil.Process(pid).num_fds()
-    finally:
-        await asyncio.to_thread(bridge.stop)
     senders = [sender, *floods]
     result = await audit(quiet_broker.bootstrap, settings["topic_video_upload"], *senders)
 
