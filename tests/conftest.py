@@ -1,4 +1,5 @@
-"""Fixtures: a real Apache Kafka broker for the session, and bridges to test against it."""
+"""Fixtures: a real Apache Kafka broker for the session, bridges to test against it, and the
+pinned tools the chart and monitoring tests run."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 
 from tests.broker import LocalBroker
 from tests.cluster import NODES, LocalCluster
+from tests.helm_tools import HelmMissing, helm_binary
+from tests.monitoring_tools import PromtoolMissing, promtool
 from tests.toxiproxy import ToxiproxyServer, load_proxies
 
 
@@ -86,6 +89,24 @@ async def toxiproxy(
         yield toxiproxy_server
     finally:
         await api.reset()
+
+
+@pytest.fixture(scope="session")
+def helm_installed() -> None:
+    """Fails each test that needs helm in one line saying how to build it, when it is missing."""
+    try:
+        helm_binary()
+    except HelmMissing as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def promtool_installed() -> None:
+    """As helm_installed, for promtool."""
+    try:
+        promtool("--version")
+    except PromtoolMissing as error:
+        pytest.fail(str(error), pytrace=False)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

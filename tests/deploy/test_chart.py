@@ -28,9 +28,7 @@ from tests.helm_tools import (
     NAMESPACE,
     RELEASE,
     REPO,
-    HelmMissing,
     Rendered,
-    helm_binary,
     run_helm,
     template,
 )
@@ -41,15 +39,7 @@ SECRETS = [name for name in VALUES["secrets"] if name != "existingSecret"]
 TOKEN = "ci-token-0123456789abcdef"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def helm() -> None:
-    try:
-        helm_binary()
-    except HelmMissing as error:
-        missing = str(error)
-    else:
-        return
-    pytest.fail(missing, pytrace=False)
+pytestmark = pytest.mark.usefixtures("helm_installed")
 
 
 def settings_given(variant: str) -> dict[str, Any]:

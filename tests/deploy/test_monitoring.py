@@ -22,16 +22,13 @@ import yaml  # type: ignore[import-untyped]
 from tests.helm_tools import (
     FULLNAME,
     REPO,
-    HelmMissing,
     Rendered,
-    helm_binary,
     template,
     value_args,
 )
 from tests.monitoring_tools import (
     ALERT_TESTS,
     DASHBOARD,
-    PromtoolMissing,
     chart_rules,
     promtool,
     rule_expressions,
@@ -53,19 +50,13 @@ ALERTS = [
 ]
 
 
+pytestmark = pytest.mark.usefixtures("helm_installed", "promtool_installed")
+
+
 def render(**values: object) -> Rendered:
     """`helm template` with values given as dotted keys (`__` for `.`)."""
     settings = {key.replace("__", "."): json.dumps(value) for key, value in values.items()}
     return template(*value_args(values=settings))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def tools() -> None:
-    try:
-        helm_binary()
-        promtool("--version")
-    except (HelmMissing, PromtoolMissing) as error:
-        pytest.fail(str(error), pytrace=False)
 
 
 @pytest.fixture(scope="module")

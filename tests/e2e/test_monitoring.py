@@ -31,7 +31,6 @@ from tests.helm_tools import FULLNAME, NAMESPACE
 from tests.kafka_tools import create_topics, unique_topic
 from tests.monitoring_tools import (
     TARGET_LABELS,
-    PromtoolMissing,
     chart_rules,
     dashboard_queries,
     names_in,
@@ -42,7 +41,7 @@ from tests.ports import free_port
 from tests.samples import VIDEO_SAMPLE, sample_video, video_body
 from tests.servers import BridgeProcess, bridge_env, fresh_settings
 
-pytestmark = pytest.mark.kafka
+pytestmark = [pytest.mark.kafka, pytest.mark.usefixtures("promtool_installed")]
 
 TOKEN = "monitoring-test-token-0123"
 MAX_BODY = 8192
@@ -201,14 +200,6 @@ def exported(targets: list[Scrapes]) -> dict[str, frozenset[str]]:
             for sample in family.samples:
                 names.setdefault(sample.name, set()).update(sample.labels)
     return {name: frozenset(labels) for name, labels in names.items()}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def has_promtool() -> None:
-    try:
-        promtool("--version")
-    except PromtoolMissing as error:
-        pytest.fail(str(error), pytrace=False)
 
 
 def all_expressions() -> dict[str, str]:
