@@ -19,11 +19,9 @@ import json
 import threading
 import time
 from datetime import datetime, timedelta, timezone, tzinfo
-from http.server import BaseHTTPRequestHandler
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from tests.running import HttpFake
+from tests.running import FakeHandler, HttpFake
 
 PATH = "/vod/videoManage/getVideoList"
 CHINA = timezone(timedelta(hours=8))
@@ -135,24 +133,13 @@ class FakeVideoApi(HttpFake):
         with self.lock:
             self.throttle_next = calls
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
+    def _handler(self) -> type[FakeHandler]:
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(FakeHandler):
             def do_POST(self) -> None:  # noqa: N802 - the standard library's name
-                length = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(length)
-                self._send(api.answer("POST", self.path, dict(self.headers), body))
-
-            def _send(self, encoded: bytes) -> None:
-                self.send_response(200)  # the vendor reports errors in the body
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(encoded)))
-                self.end_headers()
-                self.wfile.write(encoded)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                pass
+                answer = api.answer("POST", self.path, dict(self.headers), self.body())
+                self.reply(200, answer, "application/json")  # the vendor reports errors in the body
 
         return Handler
 

@@ -13,10 +13,9 @@ import base64
 import json
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.running import HttpFake
+from tests.running import FakeHandler, HttpFake
 
 
 def _b64url(data: bytes) -> str:
@@ -43,23 +42,14 @@ class TokenEndpoint(HttpFake):
         self.refused = 0
         endpoint = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(FakeHandler):
             def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
-                length = int(self.headers.get("Content-Length", "0"))
-                form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+                form = dict(urllib.parse.parse_qsl(self.body().decode()))
                 status, answer = endpoint.answer(
                     self.path, self.headers.get("Content-Type", ""), self.headers, form
                 )
                 body = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Cache-Control", "no-store")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
+                self.reply(status, body, "application/json", [("Cache-Control", "no-store")])
 
         super().__init__(Handler)
         self.url = f"{self.base_url}/oauth2/token"

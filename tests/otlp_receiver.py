@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler
 from typing import NamedTuple
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -20,7 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from tests.running import HttpFake
+from tests.running import FakeHandler, HttpFake
 
 PROTOBUF = "application/x-protobuf"
 
@@ -58,9 +57,9 @@ class OtlpReceiver(HttpFake):
         self._changed = threading.Condition()
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(FakeHandler):
             def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                body = self.body()
                 if self.path != "/v1/traces" or self.headers.get("Content-Type") != PROTOBUF:
                     receiver._refuse(self, f"{self.path} {self.headers.get('Content-Type')}")
                     return
@@ -69,15 +68,7 @@ class OtlpReceiver(HttpFake):
                 request = ExportTraceServiceRequest()
                 request.ParseFromString(body)
                 receiver._add(request)
-                answer = ExportTraceServiceResponse().SerializeToString()
-                self.send_response(200)
-                self.send_header("Content-Type", PROTOBUF)
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
+                self.reply(200, ExportTraceServiceResponse().SerializeToString(), PROTOBUF)
 
         super().__init__(Handler)
         self.endpoint = self.base_url
@@ -97,11 +88,9 @@ class OtlpReceiver(HttpFake):
                     self.spans.extend(ReceivedSpan(service, span) for span in scope_spans.spans)
             self._changed.notify_all()
 
-    def _refuse(self, handler: BaseHTTPRequestHandler, what: str) -> None:
+    def _refuse(self, handler: FakeHandler, what: str) -> None:
         self.refused.append(what)
-        handler.send_response(415)
-        handler.send_header("Content-Length", "0")
-        handler.end_headers()
+        handler.reply(415)
 
     def wait_for(
         self, condition: Callable[[list[ReceivedSpan]], bool], timeout: float = 30.0
