@@ -12,8 +12,9 @@ import asyncio
 import base64
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -23,7 +24,7 @@ from tests.ports import free_port
 from tests.reliability import rawhttp
 from tests.samples import sample_video, video_body
 from tests.servers import BridgeProcess, fresh_settings
-from tests.signatures import openssl_vendor_signature
+from tests.signatures import openssl_gateway_signature, openssl_vendor_signature
 
 pytestmark = pytest.mark.kafka
 
@@ -31,6 +32,7 @@ TOKEN = "guards-token-0123456789abcdef"
 WRONG = "guards-token-0123456789abcdeF"
 ROUTE = "/callbacks/video-upload"
 PUBLIC_URL = "https://bridge.example.com"
+Headers = list[tuple[str, str]]
 VENDOR_KEYS = {"AKIDfirst": "first-secret-key-0123", "AKIDsecond": "second-secret-key-4567"}
 
 
@@ -597,3 +599,124 @@ async def test_expect_continue_with_a_good_token_gets_continue_then_200(
     assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
     assert response.status == 200
     assert await plain.produced(prefix) == [prefix]
+
+
+# -- gateway signatures ------------------------------------------------------------
+
+HMAC_SECRET = "guards-hmac-secret-0123456789"
+
+
+def gateway_signed(body: bytes, *, at: int | None = None, secret: str = HMAC_SECRET) -> Headers:
+    timestamp = str(int(time.time()) if at is None else at)
+    signature = openssl_gateway_signature(secret, timestamp.encode() + b"." + body)
+    return [("X-Callback-Timestamp", timestamp), ("X-Callback-Signature", signature)]
+
+
+@pytest.fixture(scope="module")
+def hmac_signed(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Guarded]:
+    """Tokens and HMAC secrets: either credential admits, and each presented must be valid."""
+    yield from bridge_for(
+        kafka_bootstrap, tmp_path_factory, "hmac", auth_tokens=TOKEN, hmac_secrets=HMAC_SECRET
+    )
+
+
+async def test_gateway_signatures_are_checked_alone_and_next_to_a_token(
+    hmac_signed: Guarded, prefix: str
+) -> None:
+    """Signed as each case says, when it runs: a slow run must not expire them."""
+    cases: list[tuple[str, str, Callable[[bytes], Headers], int, str]] = [
+        ("signed", ROUTE, gateway_signed, 200, "success"),
+        ("a token and a good signature", f"{ROUTE}/{TOKEN}", gateway_signed, 200, "success"),
+        (
+            "signed with another secret",
+            ROUTE,
+            lambda body: gateway_signed(body, secret="another-secret-0123456789"),
+            401,
+            "Invalid signature",
+        ),
+        (
+            "a signature an hour old",
+            ROUTE,
+            lambda body: gateway_signed(body, at=int(time.time()) - 3600),
+            401,
+            "Signature timestamp outside the tolerance",
+        ),
+        (
+            "a good token and another body's signature",
+            f"{ROUTE}/{TOKEN}",
+            lambda body: gateway_signed(b"another body"),
+            401,
+            "Invalid signature",
+        ),
+        ("neither", ROUTE, lambda body: [], 401, "Missing callback credentials"),
+    ]
+    answers = []
+    for n, (case, target, sign, _, _) in enumerate(cases):
+        body = body_for(f"{prefix}-{n}")
+        response = await hmac_signed.send(post(target, body, sign(body)))
+        answers.append((case, response.status, response.json()["message"]))
+
+    assert answers == [(case, status, message) for case, _, _, status, message in cases]
+    assert await hmac_signed.produced(prefix) == [f"{prefix}-0", f"{prefix}-1"]
+
+
+# -- callbacks in flight -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def one_at_a_time(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Guarded]:
+    yield from bridge_for(
+        kafka_bootstrap,
+        tmp_path_factory,
+        "one-at-a-time",
+        auth_tokens=TOKEN,
+        max_requests_in_flight="1",
+    )
+
+
+async def requests_in_flight(guarded: Guarded) -> float:
+    metrics = await guarded.send(rawhttp.request("GET", "/metrics", content_type=None))
+    for line in metrics.body.decode().splitlines():
+        if line.startswith("bridge_http_requests_in_flight "):
+            return float(line.split()[1])
+    raise AssertionError("no bridge_http_requests_in_flight in /metrics")
+
+
+async def test_a_callback_beyond_the_in_flight_limit_gets_503_and_writes_nothing(
+    one_at_a_time: Guarded, prefix: str
+) -> None:
+    held_body, refused_body = body_for(f"{prefix}-held"), body_for(f"{prefix}-refused")
+    host, port = rawhttp.address_of(one_at_a_time.bridge.url)
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        # Headers and half the body: the callback is admitted and waits for the rest.
+        held = post(f"{ROUTE}/{TOKEN}", held_body)
+        writer.write(held[: len(held) - len(held_body) // 2])
+        await writer.drain()
+        for _ in range(1500):
+            if await requests_in_flight(one_at_a_time) == 1:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("the held callback never came in")
+
+        refused = await one_at_a_time.send(post(f"{ROUTE}/{TOKEN}", refused_body))
+
+        writer.write(held[len(held) - len(held_body) // 2 :])
+        await writer.drain()
+        async with asyncio.timeout(30):
+            answered = await rawhttp.read_response(reader)
+    finally:
+        writer.close()
+
+    assert (refused.status, refused.headers["retry-after"], refused.json()) == (
+        503,
+        "5",
+        {"code": 503, "message": "More than 1 callbacks in flight; retry later"},
+    )
+    assert answered.status == 200
+    assert await one_at_a_time.produced(prefix) == [f"{prefix}-held"]
