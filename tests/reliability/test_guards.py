@@ -678,14 +678,6 @@ def one_at_a_time(
     )
 
 
-async def requests_in_flight(guarded: Guarded) -> float:
-    metrics = await guarded.send(rawhttp.request("GET", "/metrics", content_type=None))
-    for line in metrics.body.decode().splitlines():
-        if line.startswith("bridge_http_requests_in_flight "):
-            return float(line.split()[1])
-    raise AssertionError("no bridge_http_requests_in_flight in /metrics")
-
-
 async def test_a_callback_beyond_the_in_flight_limit_gets_503_and_writes_nothing(
     one_at_a_time: Guarded, prefix: str
 ) -> None:
@@ -698,7 +690,7 @@ async def test_a_callback_beyond_the_in_flight_limit_gets_503_and_writes_nothing
         writer.write(held[: len(held) - len(held_body) // 2])
         await writer.drain()
         for _ in range(1500):
-            if await requests_in_flight(one_at_a_time) == 1:
+            if one_at_a_time.bridge.metric("bridge_http_requests_in_flight") == 1:
                 break
             await asyncio.sleep(0.02)
         else:
