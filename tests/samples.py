@@ -9,6 +9,9 @@ from pathlib import Path
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 VIDEO_SAMPLE = (EXAMPLES / "video-upload-callback.json").read_bytes()
 SAMPLE_VIDEO_IDS = ["9B0F7BA8BCB9D056D4C24ADDBF821D10", "E869FC95F3C7493ED56E8751C4AA7BEE"]
+# The `ce_id` of each of the sample's videos: `b2sum -l 128` of its bytes as the body
+# carries them (item_slices), computed apart from the bridge.
+SAMPLE_CE_IDS = [b"ddef338b0dd52e84a9ee118fc4761198", b"b29ec65e5fc833a567fff0f6d1d10276"]
 
 
 def item_slices(body: bytes, list_field: str) -> list[bytes]:

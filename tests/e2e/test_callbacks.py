@@ -14,6 +14,7 @@ import pytest
 from tests.broker import LocalBroker
 from tests.kafka_tools import java_partition, read_all, unique_topic
 from tests.samples import (
+    SAMPLE_CE_IDS,
     SAMPLE_VIDEO_IDS,
     VIDEO_SAMPLE,
     item_slices,
@@ -83,10 +84,8 @@ async def test_vendor_sample_gives_two_records_exactly_as_sent(
     records = sorted(await read_all(kafka_bootstrap, topics.video), key=lambda r: r.key)
     assert [record.key.decode() for record in records] == sorted(SAMPLE_VIDEO_IDS)
     by_key = {record.key.decode(): record for record in records}
-    # b2sum -l 128 of each video as the body carries it
-    ce_ids = [b"ddef338b0dd52e84a9ee118fc4761198", b"b29ec65e5fc833a567fff0f6d1d10276"]
     for video_id, value, ce_id in zip(
-        SAMPLE_VIDEO_IDS, item_slices(VIDEO_SAMPLE, "videoListInfo"), ce_ids, strict=True
+        SAMPLE_VIDEO_IDS, item_slices(VIDEO_SAMPLE, "videoListInfo"), SAMPLE_CE_IDS, strict=True
     ):
         record = by_key[video_id]
         assert record.value == value

@@ -12,7 +12,14 @@ from bridge.records import (
     event_id,
     records_for,
 )
-from tests.samples import SAMPLE_VIDEO_IDS, VIDEO_SAMPLE, item_slices, sample_video, video_body
+from tests.samples import (
+    SAMPLE_CE_IDS,
+    SAMPLE_VIDEO_IDS,
+    VIDEO_SAMPLE,
+    item_slices,
+    sample_video,
+    video_body,
+)
 
 CONTEXT = Context(
     route="/callbacks/video-upload",
@@ -41,8 +48,7 @@ def test_records_carry_key_value_and_cloudevents_headers() -> None:
     assert first.key == b"9B0F7BA8BCB9D056D4C24ADDBF821D10"
     assert first.value == decoded.items[0].value
     assert dict(first.headers) == {
-        # b2sum -l 128 of the sample's first video, as the body carries it
-        "ce_id": b"ddef338b0dd52e84a9ee118fc4761198",
+        "ce_id": SAMPLE_CE_IDS[0],
         "ce_subject": b"9B0F7BA8BCB9D056D4C24ADDBF821D10",
         "ce_specversion": b"1.0",
         "ce_type": b"com.cdnetworks.cloudvod.video.uploaded",
