@@ -15,7 +15,6 @@ from collections.abc import Iterable, Sequence
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
-from prometheus_client import Counter
 
 from bridge.deadlines import Deadlines
 from bridge.kafka.batching import Batcher
@@ -59,7 +58,8 @@ class KafkaPublisher:
         self._records_in_flight = 0
         # Read when scraped, rather than kept up to date twice per callback.
         metrics.records_in_flight.set_function(lambda: self._records_in_flight)
-        self._produced: dict[str, Counter] = {}  # the records counter of each topic
+        # The records counter of each topic, its label looked up once.
+        self._produced = {topic: metrics.records.labels(topic) for topic in self._topics}
         self._denials = DenialLog()
 
     @property
@@ -108,7 +108,7 @@ class KafkaPublisher:
     async def publish(self, records: Sequence[OutgoingRecord]) -> None:
         batcher = self._current.batcher
         if batcher is None:
-            raise PublishError("Not connected to Kafka yet; retry later", reason="NotConnected")
+            raise self._failed("Not connected to Kafka yet; retry later", "NotConnected")
         limit = self._settings.max_records_in_flight
         if self._records_in_flight + len(records) > limit:
             raise self._failed(
@@ -126,14 +126,15 @@ class KafkaPublisher:
         for record in records:
             counts[record.topic] = counts.get(record.topic, 0) + 1
         for topic, count in counts.items():
-            counter = self._produced.get(topic)
-            if counter is None:
-                counter = self._produced[topic] = self._metrics.records.labels(topic)
-            counter.inc(count)
+            self._produced[topic].inc(count)
 
     def _failed(self, message: str, reason: str) -> PublishError:
-        self._metrics.producer_errors.labels(reason).inc()
-        return PublishError(message, reason=reason)
+        return self._counted(PublishError(message, reason=reason))
+
+    def _counted(self, error: PublishError) -> PublishError:
+        """`error`, counted in `bridge_producer_errors_total` by its reason."""
+        self._metrics.producer_errors.labels(error.reason).inc()
+        return error
 
     async def _deliver(self, batcher: Batcher, records: Sequence[OutgoingRecord]) -> None:
         timeout = self._settings.produce_timeout_seconds
@@ -148,8 +149,7 @@ class KafkaPublisher:
         except PartitionStalled:
             raise self._failed("Kafka is not taking records; retry later", "Backlog") from None
         except (KafkaError, ProducerReplaced) as error:
-            refused = refusal(error)
-            self._metrics.producer_errors.labels(refused.reason).inc()
+            refused = self._counted(refusal(error))
             if isinstance(error, TopicAuthorizationFailedError):
                 self._denials.denied({record.topic for record in records})
             if isinstance(error, SEQUENCE_BREAKERS):
