@@ -232,7 +232,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         ),
     ] = ()
     allow_unauthenticated: Annotated[
-        bool, doc("accept callbacks without credentials (`make run` sets it)")
+        bool, doc("accept callbacks without credentials: in development, never in production")
     ] = False
 
     # Reconciliation with the video API (`bridge reconcile`, docs/reconciliation.md).
@@ -261,7 +261,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         doc(
             'zone in which the API reads its `"YYYY-MM-DD hh:mm:ss"` times: an IANA name or '
             "`+HH:MM`; undocumented, China Standard Time assumed "
-            "([why](docs/reconciliation.md#the-apis-time-zone))"
+            "(docs/reconciliation.md says why)"
         ),
     ] = "+08:00"
     vod_api_rate_limit: Annotated[
