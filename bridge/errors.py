@@ -58,6 +58,11 @@ class Unavailable(CallbackError):
     status = 503
 
 
+def at_path(reason: str, path: str) -> str:
+    """A fault's message as msgspec writes it, with its JSON path: what `located` splits."""
+    return f"{reason} - at `{path}`"
+
+
 def located(error: msgspec.ValidationError) -> tuple[str, str | None]:
     """msgspec's message split into its reason and its JSON path (`$.data[0].videoId`).
 

@@ -13,7 +13,7 @@ import hashlib
 
 import msgspec
 
-from bridge.errors import CallbackError, NotJson, WrongShape, located
+from bridge.errors import CallbackError, NotJson, WrongShape, at_path, located
 from bridge.kinds import CallbackKind
 from bridge.wire.encodings import NotBase64, from_base64
 
@@ -122,13 +122,13 @@ def _fault(value: bytes, error: msgspec.ValidationError, item_path: str) -> Faul
     """Re-root msgspec's item-relative path (`$.videoId`) at the item's place in the body."""
     reason, at = located(error)
     path = item_path + (at or "$").removeprefix("$")
-    return Fault(value, f"{reason} - at `{path}`", path)
+    return Fault(value, at_path(reason, path), path)
 
 
 def _shape_error(error: msgspec.ValidationError, root: str) -> WrongShape:
     reason, at = located(error)
     path = at or root
-    return WrongShape(f"{reason} - at `{path}`", path=path)
+    return WrongShape(at_path(reason, path), path=path)
 
 
 def event_id(value: bytes) -> str:

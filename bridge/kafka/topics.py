@@ -7,7 +7,11 @@ import time
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError, TopicAuthorizationFailedError
+from aiokafka.errors import (
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+    UnknownTopicOrPartitionError,
+)
 from aiokafka.protocol.metadata import MetadataRequest
 
 from bridge.kafka.errors import StartupError
@@ -17,7 +21,7 @@ from bridge.settings import Settings
 log = logging.getLogger("bridge.kafka.topics")
 
 # Metadata error codes of a topic: it does not exist, or this client may not describe it.
-_UNKNOWN_TOPIC = 3
+_UNKNOWN_TOPIC = UnknownTopicOrPartitionError.errno
 _TOPIC_NOT_AUTHORIZED = TopicAuthorizationFailedError.errno
 
 
@@ -85,17 +89,20 @@ class PartitionCounts:
                 self._counts[topic] = len(known)
 
 
-class DenialLog:
-    """One error line per set of topics Kafka denies us, at most every `interval` seconds."""
+# A denied set of topics is logged again at most this often (seconds).
+DENIAL_LOG_INTERVAL = 10.0
 
-    def __init__(self, interval: float = 10.0) -> None:
-        self.interval = interval
+
+class DenialLog:
+    """One error line per set of topics Kafka denies us, at most every DENIAL_LOG_INTERVAL."""
+
+    def __init__(self) -> None:
         self._logged: dict[frozenset[str], float] = {}
 
     def denied(self, topics: set[str]) -> None:
         key = frozenset(topics)
         now = time.monotonic()
-        if now - self._logged.get(key, float("-inf")) >= self.interval:
+        if now - self._logged.get(key, float("-inf")) >= DENIAL_LOG_INTERVAL:
             self._logged[key] = now
             log.error(
                 f"kafka denies Write on topic {', '.join(sorted(topics))} to this client: "

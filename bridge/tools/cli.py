@@ -59,8 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     send_cmd.add_argument(
         "--token",
-        help="sent in BRIDGE_AUTH_HEADER (X-Callback-Token), or in the path when that is "
-        "empty (default: none)",
+        help="sent in the BRIDGE_AUTH_HEADER header, or in the path when that is empty "
+        "(default: none)",
     )
     send_cmd.add_argument("--content-type", default="application/json")
     send_cmd.set_defaults(run=send)
