@@ -29,6 +29,10 @@ FIELDS = {field.name: field for field in msgspec.structs.fields(Settings)}
 ABOUT = {name: _meta(field) for name, field in FIELDS.items()}
 # Values never echoed in an error message or a log line.
 SECRET_FIELDS = frozenset(name for name, meta in ABOUT.items() if (meta.extra or {}).get("secret"))
+# Credentials: kept in a Secret by the chart, not in its ConfigMap.
+CREDENTIAL_FIELDS = frozenset(
+    name for name, meta in ABOUT.items() if (meta.extra or {}).get("credential")
+)
 # Comma-separated in the environment.
 LIST_FIELDS = frozenset(
     name for name, field in FIELDS.items() if typing.get_origin(_bare(field.type)) is tuple
