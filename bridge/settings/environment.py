@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import msgspec
 
@@ -27,13 +27,17 @@ class SettingsError(ValueError):
     """A `BRIDGE_*` variable whose value cannot be used; the message is one line."""
 
 
+def _own(environ: Mapping[str, str] | None) -> Iterator[tuple[str, str, str]]:
+    """The service's variables of `environ` (default: the process's): each one's name,
+    the setting it names, and its value."""
+    for name, value in (os.environ if environ is None else environ).items():
+        if name.startswith(PREFIX) and not name.startswith(_FOREIGN_PREFIXES):
+            yield name, name[len(PREFIX) :].lower(), value
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Decode the `BRIDGE_*` variables of `environ` (default: the process's)."""
-    raw = {
-        name[len(PREFIX) :].lower(): value
-        for name, value in (os.environ if environ is None else environ).items()
-        if name.startswith(PREFIX) and not name.startswith(_FOREIGN_PREFIXES)
-    }
+    raw = {key: value for _, key, value in _own(environ)}
     fields: dict[str, object] = {}
     for key, value in raw.items():
         if key not in FIELDS:
@@ -48,10 +52,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
     """One line per `BRIDGE_*` variable that no setting reads, with a likely intended name."""
     lines = []
-    for name in sorted(os.environ if environ is None else environ):
-        if not name.startswith(PREFIX) or name.startswith(_FOREIGN_PREFIXES):
-            continue
-        key = name[len(PREFIX) :].lower()
+    for name, key, _ in sorted(_own(environ)):
         if key in FIELDS:
             continue
         close = difflib.get_close_matches(key, FIELDS, n=1)
