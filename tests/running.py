@@ -141,6 +141,11 @@ def run_script(
     return output
 
 
+def rss_mib(pid: int) -> float:
+    """The resident memory of process `pid`, in MiB."""
+    return float(psutil.Process(pid).memory_info().rss) / 2**20
+
+
 def alive(pid: int) -> bool:
     """True until ``pid`` has exited.
 

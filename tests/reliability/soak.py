@@ -36,6 +36,7 @@ from tests.broker import LocalBroker
 from tests.kafka_tools import unique_topic
 from tests.reliability.ledger import audit
 from tests.reliability.sender import Sender
+from tests.running import rss_mib
 from tests.servers import BridgeProcess
 
 TOKEN = "soak-test-token-0123456789"
@@ -142,7 +143,7 @@ async def _run(sender: Sender, pid: int, seconds: float, every: float) -> list[S
             samples.append(
                 Sample(
                     at=round(time.monotonic() - began, 2),
-                    rss_mib=round(psutil.Process(pid).memory_info().rss / 2**20, 2),
+                    rss_mib=round(rss_mib(pid), 2),
                     open_fds=psutil.Process(pid).num_fds(),
                     answered=len(recent),
                     p99_ms=_rounded(p99([(a.ended - a.started) * 1000 for a in recent])),

@@ -33,6 +33,7 @@ from tests.ports import free_port
 from tests.reliability.ledger import Audit, audit
 from tests.reliability.report import ScenarioReport, add_scenario
 from tests.reliability.sender import Sender
+from tests.running import rss_mib
 from tests.samples import VIDEO_SAMPLE
 from tests.servers import BridgeProcess
 
@@ -268,15 +269,13 @@ async def test_broker_frozen_longer_than_the_produce_timeout(
                 # records until the produce timeout, then is answered 503.
                 flood = sender_for(bridge, profile, videos_per_callback=500, in_flight=16, tries=1)
                 floods.append(flood)
-                before = psutil.Process(pid).memory_info().rss / 2**20
+                before = rss_mib(pid)
                 await asyncio.to_thread(quiet_broker.freeze)
                 frozen = time.monotonic()
                 samples: list[tuple[float, float]] = []
                 async with traffic(flood):
                     while time.monotonic() < frozen + profile.freeze:
-                        samples.append(
-                            (time.monotonic(), psutil.Process(pid).memory_info().rss / 2**20)
-                        )
+                        samples.append((time.monotonic(), rss_mib(pid)))
                         await asyncio.sleep(0.25)  # the sampling period
                 await asyncio.to_thread(quiet_broker.thaw)
                 thawed = time.monotonic()
