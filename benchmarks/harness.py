@@ -41,6 +41,7 @@ from benchmarks.services import (
     bridge_command,
     ceiling_command,
     count_records,
+    librdkafka_command,
     naive_command,
     settled_count,
 )
@@ -141,6 +142,9 @@ class Bench:
             return Service(name, ceiling_command(), log, settings=settings)
         if server == "bare-ceiling":
             return Service(name, bare_command(), log, settings=settings, has_metrics=False)
+        if server == "librdkafka":
+            asyncio.run(create_topics(self.bootstrap, topic, partitions=PARTITIONS))
+            return Service(name, librdkafka_command(), log, settings=settings)
         if server == "naive":
             asyncio.run(create_topics(self.bootstrap, topic, partitions=PARTITIONS))
             return Service(
@@ -458,14 +462,20 @@ class Bench:
                     self.saturate(f"{server} spread", server, opts.workers, "spread")
             if "rates" in parts:
                 self.rates("bridge", top, opts.workers)
+        # The peer on librdkafka, under the bridge's loads (one worker: it has no more).
+        peers = ["librdkafka"] if "librdkafka" in parts else []
+        for body in ("sample", "spread"):
+            for server in peers:
+                self.saturate(server if body == "sample" else f"{server} {body}", server, 1, body)
         if "fixed-rates" in parts:
             for rate in opts.fixed_rates:
                 self.fixed_rate(f"bare-ceiling @{rate}/s", rate, "bare-ceiling")
                 self.fixed_rate(f"http-ceiling @{rate}/s", rate, "http-ceiling")
                 for body in ("sample", "spread"):
-                    for server in bridges:
+                    for server in bridges + peers:
                         label = server if body == "sample" else f"{server} {body}"
-                        self.fixed_rate(f"{label} @{rate}/s", rate, server, body, opts.workers)
+                        workers = 1 if server in peers else opts.workers
+                        self.fixed_rate(f"{label} @{rate}/s", rate, server, body, workers)
         if "naive" in parts:
             self.saturate("naive", "naive")
         if "sizes" in parts:

@@ -17,6 +17,7 @@ PARTS = (
     "bare-ceiling",
     "http-ceiling",
     "bridge",
+    "librdkafka",
     "fixed-rates",
     "rates",
     "naive",

@@ -32,7 +32,8 @@ class Run(msgspec.Struct, kw_only=True):
     """One run: what was measured, how, and the topic check. The figures are filled in last."""
 
     name: str
-    server: str  # bridge | reference | bare-ceiling | http-ceiling | naive | kafka-ceiling
+    # bridge | reference | bare-ceiling | http-ceiling | librdkafka | naive | kafka-ceiling
+    server: str
     mode: str  # saturation | fixed-rate | produce | soak
     workers: int
     body: str = "sample"  # sample | spread | N videos
@@ -229,7 +230,7 @@ def _rule(head: str) -> str:
 
 BARE = "bare-ceiling"
 CEILINGS = (BARE, "http-ceiling")
-_ORDER = {BARE: 0, "http-ceiling": 1, "bridge": 2, "reference": 3, "naive": 4}
+_ORDER = {BARE: 0, "http-ceiling": 1, "bridge": 2, "reference": 3, "librdkafka": 4, "naive": 5}
 
 
 def _load(run: Run) -> tuple[int, float] | None:

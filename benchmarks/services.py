@@ -136,6 +136,10 @@ def ceiling_command() -> list[str]:
     return [sys.executable, "-m", "benchmarks.ceiling_server"]
 
 
+def librdkafka_command() -> list[str]:
+    return [sys.executable, "-m", "benchmarks.librdkafka_server"]
+
+
 def naive_command() -> list[str]:
     # uvicorn's defaults otherwise, access log included, as `uvicorn app:app` runs.
     app = "benchmarks.naive_bridge:app"
