@@ -11,6 +11,7 @@ passes signals on.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -34,6 +35,24 @@ log = logging.getLogger("bridge.http.server")
 
 # A request whose header section grows beyond this is refused (431).
 MAX_HEADER_BYTES = 65_536
+
+# The collector's thresholds once serving (Python's are 700, 10, 10); see `settle_heap`.
+GC_THRESHOLDS = (5_000, 10, 10)
+
+
+def settle_heap() -> None:
+    """Once started: what exists now (modules, settings, the producer and its connections)
+    lives as long as the process, and each callback allocates and frees objects of its own.
+
+    Python's collector would walk all of the former on every full collection (about 20 ms
+    each, several a minute under load: a pause for every callback in flight), and run its
+    youngest generation every 700 allocations. Frozen, the start-up objects are no longer
+    walked; with a first threshold of 5,000 the collector runs about a tenth as often, and
+    what a cycle holds is still freed within a few callbacks.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 class GuardedHttpProtocol(HttpToolsProtocol):
@@ -164,6 +183,11 @@ class BridgeServer(uvicorn.Server):
             )
         )
         self.bridge = bridge
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            settle_heap()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self.bridge.drain()
