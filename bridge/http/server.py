@@ -45,7 +45,7 @@ def settle_heap() -> None:
     lives as long as the process, and each callback allocates and frees objects of its own.
 
     Python's collector would walk all of the former on every full collection (about 20 ms
-    each, several a minute under load: a pause for every callback in flight), and run its
+    each, dozens a minute under load: a pause for every callback in flight), and run its
     youngest generation every 700 allocations. Frozen, the start-up objects are no longer
     walked; with a first threshold of 5,000 the collector runs about a tenth as often, and
     what a cycle holds is still freed within a few callbacks.
