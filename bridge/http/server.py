@@ -41,14 +41,14 @@ GC_THRESHOLDS = (5_000, 10, 10)
 
 
 def settle_heap() -> None:
-    """Once started: what exists now (modules, settings, the producer and its connections)
-    lives as long as the process, and each callback allocates and frees objects of its own.
+    """Once started: what exists now (modules, settings and, when Kafka answered in time,
+    the producer) lives as long as the process; each callback allocates and frees its own.
 
     Python's collector would walk all of the former on every full collection (about 20 ms
     each, dozens a minute under load: a pause for every callback in flight), and run its
     youngest generation every 700 allocations. Frozen, the start-up objects are no longer
     walked; with a first threshold of 5,000 the collector runs about a tenth as often, and
-    what a cycle holds is still freed within a few callbacks.
+    what a reference cycle holds is still freed within a few hundred callbacks.
     """
     gc.collect()
     gc.freeze()
