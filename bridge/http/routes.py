@@ -6,6 +6,7 @@ they agree on what is a callback, which kind, and where its token is.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 from bridge.kinds import KINDS
@@ -23,8 +24,32 @@ class CallbackPath(NamedTuple):
     token: str | None  # the path's last segment, when there is one (may be empty)
 
 
+# The access log, the guards and dispatch each read every request's path, and a platform
+# sends the same few paths again and again: the readings of paths up to this long are
+# kept, the last CACHED_PATHS of them. A longer path, which no platform sends, is read
+# anew each time, so that what is kept stays small whatever a client sends.
+CACHED_PATH_LENGTH = 256
+CACHED_PATHS = 64
+
+
 def callback_path(path: str) -> CallbackPath | None:
     """`/callbacks/<kind>` or `/callbacks/<kind>/<token>` split; None for any other path."""
+    if len(path) <= CACHED_PATH_LENGTH:
+        return _cached_callback_path(path)
+    return _callback_path(path)
+
+
+def route_of(path: str) -> str:
+    """A bounded label for a path: a public path, a callback route, or `other`.
+
+    Never the path as sent: a callback path carries its token.
+    """
+    if len(path) <= CACHED_PATH_LENGTH:
+        return _cached_route_of(path)
+    return _route_of(path)
+
+
+def _callback_path(path: str) -> CallbackPath | None:
     segments = path.split("/")
     # "/callbacks/<kind>/<token>" splits into ["", "callbacks", kind, token].
     if len(segments) in (3, 4) and not segments[0] and segments[1] == "callbacks" and segments[2]:
@@ -34,14 +59,14 @@ def callback_path(path: str) -> CallbackPath | None:
     return None
 
 
-def route_of(path: str) -> str:
-    """A bounded label for a path: a public path, a callback route, or `other`.
-
-    Never the path as sent: a callback path carries its token.
-    """
+def _route_of(path: str) -> str:
     if path in PUBLIC_PATHS:
         return path
     parsed = callback_path(path)
     if parsed is not None and parsed.route in CALLBACK_ROUTES:
         return parsed.route
     return "other"
+
+
+_cached_callback_path = functools.lru_cache(maxsize=CACHED_PATHS)(_callback_path)
+_cached_route_of = functools.lru_cache(maxsize=CACHED_PATHS)(_route_of)
