@@ -7,7 +7,8 @@ they agree on what is a callback, which kind, and where its token is.
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple, TypeVar
 
 from bridge.kinds import KINDS
 
@@ -31,25 +32,23 @@ class CallbackPath(NamedTuple):
 CACHED_PATH_LENGTH = 256
 CACHED_PATHS = 64
 
+T = TypeVar("T")
 
+
+def _kept(read: Callable[[str], T]) -> Callable[[str], T]:
+    """`read`, its answers for short paths kept (see CACHED_PATH_LENGTH)."""
+    cached = functools.lru_cache(maxsize=CACHED_PATHS)(read)
+
+    @functools.wraps(read)
+    def reading(path: str) -> T:
+        return cached(path) if len(path) <= CACHED_PATH_LENGTH else read(path)
+
+    return reading
+
+
+@_kept
 def callback_path(path: str) -> CallbackPath | None:
     """`/callbacks/<kind>` or `/callbacks/<kind>/<token>` split; None for any other path."""
-    if len(path) <= CACHED_PATH_LENGTH:
-        return _cached_callback_path(path)
-    return _callback_path(path)
-
-
-def route_of(path: str) -> str:
-    """A bounded label for a path: a public path, a callback route, or `other`.
-
-    Never the path as sent: a callback path carries its token.
-    """
-    if len(path) <= CACHED_PATH_LENGTH:
-        return _cached_route_of(path)
-    return _route_of(path)
-
-
-def _callback_path(path: str) -> CallbackPath | None:
     segments = path.split("/")
     # "/callbacks/<kind>/<token>" splits into ["", "callbacks", kind, token].
     if len(segments) in (3, 4) and not segments[0] and segments[1] == "callbacks" and segments[2]:
@@ -59,14 +58,15 @@ def _callback_path(path: str) -> CallbackPath | None:
     return None
 
 
-def _route_of(path: str) -> str:
+@_kept
+def route_of(path: str) -> str:
+    """A bounded label for a path: a public path, a callback route, or `other`.
+
+    Never the path as sent: a callback path carries its token.
+    """
     if path in PUBLIC_PATHS:
         return path
     parsed = callback_path(path)
     if parsed is not None and parsed.route in CALLBACK_ROUTES:
         return parsed.route
     return "other"
-
-
-_cached_callback_path = functools.lru_cache(maxsize=CACHED_PATHS)(_callback_path)
-_cached_route_of = functools.lru_cache(maxsize=CACHED_PATHS)(_route_of)
