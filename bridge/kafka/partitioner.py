@@ -16,5 +16,4 @@ def murmur2(key: bytes) -> int:
 
 
 def partition_for(key: bytes, partitions: int) -> int:
-    # murmur2's body written in, not called: this runs for every record.
-    return (murmurhash2(key, _KAFKA_SEED) & 0x7FFFFFFF) % partitions
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
