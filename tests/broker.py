@@ -16,13 +16,11 @@ from pathlib import Path
 import psutil
 
 from tests.ports import free_port
-from tests.running import Started, alive, kill_and_wait, run_script
+from tests.running import GONE_TIMEOUT, Started, alive, kill_and_wait, run_script
 
 __all__ = ["KAFKA_SH", "LocalBroker"]
 
 KAFKA_SH = Path(__file__).resolve().parents[1] / "deploy" / "kafka" / "kafka.sh"
-
-_GONE_TIMEOUT_S = 30.0
 
 
 def _proc_state(pid: int) -> str | None:
@@ -101,7 +99,7 @@ class LocalBroker(Started):
         pid = self.pid
         if pid is None:
             return
-        kill_and_wait(pid, f"{self!r}: pid {pid}", _GONE_TIMEOUT_S)
+        kill_and_wait(pid, f"{self!r}: pid {pid}")
         self.pid_file.unlink(missing_ok=True)
 
     def freeze(self) -> None:
@@ -111,7 +109,7 @@ class LocalBroker(Started):
         """
         pid = self._require_pid()
         os.kill(pid, signal.SIGSTOP)
-        deadline = time.monotonic() + _GONE_TIMEOUT_S
+        deadline = time.monotonic() + GONE_TIMEOUT
         while _proc_state(pid) not in (None, psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{self!r}: pid {pid} did not stop on SIGSTOP")

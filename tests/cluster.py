@@ -38,7 +38,6 @@ OPERATION_WRITE, OPERATION_DESCRIBE = 4, 8
 ALLOW = 3
 # Topics under this prefix are granted to the bridge once per test session (cluster.grant_prefix).
 GRANTED_PREFIX = "test.granted."
-_GONE_TIMEOUT_S = 30.0
 
 
 class LocalCluster:
@@ -95,7 +94,7 @@ class LocalCluster:
         pid = self.pid(node)
         if pid is None:
             return
-        kill_and_wait(pid, f"{self!r}: node {node} (pid {pid})", _GONE_TIMEOUT_S)
+        kill_and_wait(pid, f"{self!r}: node {node} (pid {pid})")
 
     def settings(self, env_file: str) -> dict[str, str]:
         """A written env file (bridge.env, bridge-mtls.env, bridge-proxied.env) as settings

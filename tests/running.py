@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -162,7 +163,11 @@ def alive(pid: int) -> bool:
         return False
 
 
-def kill_and_wait(pid: int, who: str, timeout: float = 30.0) -> None:
+# How long a process may take to be gone after SIGKILL.
+GONE_TIMEOUT = 30.0
+
+
+def kill_and_wait(pid: int, who: str, timeout: float = GONE_TIMEOUT) -> None:
     """SIGKILL `pid` and return once it is gone; RuntimeError "`who` survived SIGKILL" if it
     is still there after `timeout` seconds."""
     try:
@@ -174,3 +179,10 @@ def kill_and_wait(pid: int, who: str, timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{who} survived SIGKILL")
         time.sleep(0.05)  # another process: nothing to await
+
+
+async def until(condition: Callable[[], bool], within: float = 30) -> None:
+    """Poll another process's state until `condition` holds."""
+    async with asyncio.timeout(within):
+        while not condition():  # noqa: ASYNC110 - nothing to await in another process
+            await asyncio.sleep(0.05)

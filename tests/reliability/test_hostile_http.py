@@ -12,7 +12,7 @@ import base64
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,13 +23,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bridge.errors import NotJson, WrongShape
+from bridge.http.server import MAX_HEADER_BYTES
 from bridge.kinds import VIDEO_UPLOAD
 from bridge.records import decode_callback
 from tests.kafka_tools import read_all, unique_topic
 from tests.reliability import rawhttp
 from tests.reliability.hostile import INVALID_UTF8, Piece, bad_items, body_of, good_items, nested
 from tests.reliability.report import count_case
-from tests.running import rss_mib
+from tests.running import rss_mib, until
 from tests.samples import VIDEO_SAMPLE, sample_video, success_answer, video_body
 from tests.servers import BridgeProcess
 
@@ -297,13 +298,6 @@ def recreations(target: Target) -> float:
     raise AssertionError("no bridge_producer_recreations_total in /metrics")
 
 
-async def until(condition: Callable[[], bool], within: float = 30) -> None:
-    """Poll another process's state until `condition` holds."""
-    async with asyncio.timeout(within):
-        while not condition():  # noqa: ASYNC110 - nothing to await in another process
-            await asyncio.sleep(0.05)
-
-
 def incompressible_video(video_id: str) -> bytes:
     """A valid callback just under the body limit whose record the broker refuses as too large.
 
@@ -521,7 +515,9 @@ SLOW_DRIP = b"X-Slow: " + b"s" * 100
 # The head of a request and the first byte of its 100-byte body, and the next few to drip.
 SLOW_BODY = rawhttp.request("POST", ROUTE, b"", [("Content-Length", "100")], framing="none") + b"{"
 SLOW_BODY_DRIP = b'"data"'
-HEADERS_TOO_LARGE = b'{"code":431,"message":"Request headers larger than 65536 bytes"}'
+HEADERS_TOO_LARGE = (
+    b'{"code":431,"message":"Request headers larger than %d bytes"}' % MAX_HEADER_BYTES
+)
 
 
 def status_and_body(raw: bytes) -> tuple[int, bytes]:
@@ -584,7 +580,7 @@ async def test_headers_just_over_the_limit_get_431(target: Target) -> None:
     host, port = rawhttp.address_of(target.bridge.url)
     reader, writer = await asyncio.open_connection(host, port)
     try:
-        writer.write(SLOW_HEADERS + b"X-Large: " + b"l" * 65536 + b"\r\n")
+        writer.write(SLOW_HEADERS + b"X-Large: " + b"l" * MAX_HEADER_BYTES + b"\r\n")
         await writer.drain()
         async with asyncio.timeout(30):
             received = await rawhttp.until_closed(reader)

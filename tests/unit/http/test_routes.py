@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.http.routes import CallbackPath, callback_path, route_of
+from bridge.http.routes import CACHED_PATH_LENGTH, CallbackPath, callback_path, route_of
 
 SHORT_TOKEN = "t" * 40
-LONG_TOKEN = "t" * 300  # beyond the paths whose readings are kept
+LONG_TOKEN = "t" * (CACHED_PATH_LENGTH + 1)  # beyond the paths whose readings are kept
 
 
 @pytest.mark.parametrize("token", [SHORT_TOKEN, LONG_TOKEN])
@@ -34,7 +34,7 @@ def test_a_callback_path_is_split_into_route_and_token_however_long(token: str) 
         ("/callbacks/no-such-kind/x", CallbackPath("/callbacks/no-such-kind", "x"), "other"),
         ("/callbacks/video-upload/a/b", None, "other"),
         ("/healthz", None, "/healthz"),
-        ("/" + "x" * 300, None, "other"),
+        ("/" + "x" * CACHED_PATH_LENGTH, None, "other"),
     ],
 )
 def test_other_paths(path: str, parsed: CallbackPath | None, route: str) -> None:

@@ -37,9 +37,10 @@ async def test_once_serving_the_start_up_heap_is_frozen_and_collected_less_often
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         serving = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started:
-            assert not serving.done(), serving
-            await asyncio.sleep(0.01)
+        async with asyncio.timeout(10):
+            while not server.started:  # noqa: ASYNC110 - uvicorn has no event for it
+                assert not serving.done(), serving
+                await asyncio.sleep(0.01)
         assert gc.get_threshold() == (5_000, 10, 10)
         assert gc.get_freeze_count() > 1_000  # the modules, at least
         server.should_exit = True
