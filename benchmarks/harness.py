@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import msgspec
 
-from benchmarks import checks, loadgen, procs, profile, results, segments, targets
+from benchmarks import checks, loadgen, pooling, procs, profile, results, segments, targets
 from benchmarks.bodies import VENDOR_SAMPLE_VIDEOS, spread_samples, vendor_sample, videos_body
 from benchmarks.kafka_ceiling import Outcome
 from benchmarks.loadgen import Answers
@@ -87,6 +87,9 @@ class Bench:
         self.out = options.out / self.stamp
         self.token = secrets.token_urlsafe(18)  # 24 characters
         self.runs: list[Run] = []
+        self.rounds: list[Run] = []  # pooled into runs (`interleaved`)
+        self.latencies: dict[tuple[str, str], list[int]] = {}  # by run name and start
+        self.recorded = 0
         self.failed: list[str] = []
         self.profiles: dict[str, list[str]] = {}  # by load: the profile's text
         self.load_before = load_average()
@@ -173,9 +176,11 @@ class Bench:
         found = segments.read(self.broker_data, topic)
         return segments.summarise(found, window.started_ms, window.stopped_ms)
 
-    def record(self, run: Run) -> Run:
-        self.runs.append(run)
-        results.write(self.out / f"{len(self.runs):02d}-{_slug(run.name)}.json", run)
+    def record(self, run: Run, kept: list[Run] | None = None) -> Run:
+        """Keeps `run` with the runs (or in `kept`), writes it and prints it."""
+        (self.runs if kept is None else kept).append(run)
+        self.recorded += 1
+        results.write(self.out / f"{self.recorded:02d}-{_slug(run.name)}.json", run)
         print(results.line(run), flush=True)
         return run
 
@@ -194,17 +199,48 @@ class Bench:
         return self.quietest(lambda: self._saturate(name, server, workers, body, connections))
 
     def fixed_rate(
-        self, name: str, rate: int, server: str = "bridge", body: str = "sample", workers: int = 1
+        self,
+        name: str,
+        rate: int,
+        server: str = "bridge",
+        body: str = "sample",
+        workers: int = 1,
+        kept: list[Run] | None = None,
     ) -> Run:
         """Open loop with vegeta: `rate` callbacks a second, whatever the answers."""
-        return self.quietest(lambda: self._fixed_rate(name, rate, server, body, workers))
+        return self.quietest(lambda: self._fixed_rate(name, rate, server, body, workers), kept)
+
+    def interleaved(self, rate: int, plan: list[tuple[str, str, str, int]]) -> list[Run]:
+        """The fixed-rate runs of `plan` (name, server, body, workers), taken in turn for
+        `rounds` rounds, then each one's rounds pooled (`benchmarks.pooling`)."""
+        rounds = self.options.rounds
+        if rounds == 1:
+            return [
+                self.fixed_rate(name, rate, server, body, workers)
+                for name, server, body, workers in plan
+            ]
+        taken: dict[str, list[Run]] = {name: [] for name, *_ in plan}
+        for number in range(1, rounds + 1):
+            for name, server, body, workers in plan:
+                label = pooling.round_name(name, number)
+                run = self.fixed_rate(label, rate, server, body, workers, self.rounds)
+                taken[name].append(run)
+        return [
+            self.record(
+                pooling.pooled(
+                    name, runs, [self.latencies.pop((run.name, run.started_at)) for run in runs]
+                )
+            )
+            for name, runs in taken.items()
+        ]
 
     def kafka_ceiling(self) -> Run:
         """The same records, produced flat out by aiokafka in a process of its own."""
         return self.quietest(self._kafka_ceiling)
 
-    def quietest(self, attempt: Callable[[], Run]) -> Run:
-        """The run, again while other work on the machine disturbed it, up to `retries` times."""
+    def quietest(self, attempt: Callable[[], Run], kept: list[Run] | None = None) -> Run:
+        """The run, again while other work on the machine disturbed it, up to `retries` times;
+        recorded with the runs, or in `kept`."""
         best = self.checked(attempt())
         tries = 1
         while _disturbed(best) and tries <= self.options.retries:
@@ -218,7 +254,7 @@ class Bench:
             if _disturbance(again) < _disturbance(best):
                 best = again
         best.attempts = tries
-        return self.record(best)
+        return self.record(best, kept)
 
     def checked(self, run: Run) -> Run:
         """Notes a failed topic check, whichever attempt is kept: a loss is never retried away."""
@@ -316,6 +352,8 @@ class Bench:
             usage,
         )
         run.kafka_batches = self.batches(topic, usage.window) if kafka else None
+        if mode != "soak":
+            self.latencies[run.name, run.started_at] = answers.latencies_ns
         if mode == "soak":
             samples = usage.sampler.samples
             settle = max(warmup, seconds / 10)
@@ -469,13 +507,16 @@ class Bench:
                 self.saturate(server if body == "sample" else f"{server} {body}", server, 1, body)
         if "fixed-rates" in parts:
             for rate in opts.fixed_rates:
-                self.fixed_rate(f"bare-ceiling @{rate}/s", rate, "bare-ceiling")
-                self.fixed_rate(f"http-ceiling @{rate}/s", rate, "http-ceiling")
+                plan = [
+                    (f"bare-ceiling @{rate}/s", "bare-ceiling", "sample", 1),
+                    (f"http-ceiling @{rate}/s", "http-ceiling", "sample", 1),
+                ]
                 for body in ("sample", "spread"):
                     for server in bridges + peers:
                         label = server if body == "sample" else f"{server} {body}"
                         workers = 1 if server in peers else opts.workers
-                        self.fixed_rate(f"{label} @{rate}/s", rate, server, body, workers)
+                        plan.append((f"{label} @{rate}/s", server, body, workers))
+                self.interleaved(rate, plan)
         if "naive" in parts:
             self.saturate("naive", "naive")
         if "sizes" in parts:
@@ -529,6 +570,7 @@ class Bench:
                 "warmup": self.options.warmup,
                 "connections": self.options.connections,
                 "workers": self.options.workers,
+                "rounds": self.options.rounds,
                 "reference": ""
                 if self.options.reference is None
                 else f"{self.options.reference} at {results.commit(self.options.reference)}",
@@ -537,6 +579,7 @@ class Bench:
             quietness=_quietness(self.runs, self.load_before),
             runs=self.runs,
             comparisons=comparisons,
+            rounds=self.rounds,
             profiles=self.profiles,
         )
         results.write(self.out / "summary.json", summary)

@@ -50,6 +50,8 @@ class Answers:
     latency_ms: dict[str, float]  # p50, p90, p99, max, mean
     outstanding: int = 0  # requests possibly sent and never counted (wrk's open ones at stop)
     every: dict[str, int] = field(default_factory=dict)  # by status, warm-up included
+    # vegeta's: the latency of every answer in the window, to pool with other rounds
+    latencies_ns: list[int] = field(default_factory=list)
 
     @property
     def acknowledged(self) -> int:
@@ -231,11 +233,13 @@ def _tally(results: Path, seconds: float, warmup: float) -> Answers:
             errors[cause] = errors.get(cause, 0) + 1
         else:
             statuses[str(result.code)] = statuses.get(str(result.code), 0) + 1
+    latencies = [r.latency for r in measured if r.code != 0]
     return Answers(
         seconds=seconds,
         answered=sum(statuses.values()),
         statuses=dict(sorted(statuses.items())),
         errors=errors,
-        latency_ms=percentiles([r.latency for r in measured if r.code != 0]),
+        latency_ms=percentiles(latencies),
         every=dict(sorted(every.items())),
+        latencies_ns=latencies,
     )

@@ -55,6 +55,7 @@ class Options:
     # `connections`, the connections of every other closed-loop run.
     more_connections: tuple[int, ...] = (256,)
     fixed_rates: tuple[int, ...] = (1000, 3000)
+    rounds: int = 3  # of the fixed-rate runs, taken in turn and pooled (benchmarks/pooling.py)
     workers: int = 1
     scale_workers: int = 2
     parts: tuple[str, ...] = PARTS
@@ -122,6 +123,15 @@ def parse(argv: list[str] | None, description: str | None = None) -> Options:
         help="callbacks/s of the fixed-rate runs (BENCH_FIXED_RATES, default 1000,3000)",
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        choices=range(1, 11),
+        default=_env_int("BENCH_ROUNDS", 3),
+        metavar="N",
+        help="rounds of the fixed-rate runs, the servers taken in turn in each, every "
+        "server's rounds pooled (BENCH_ROUNDS, default 3)",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=_env_int("BENCH_WORKERS", 1),
@@ -183,6 +193,7 @@ def parse(argv: list[str] | None, description: str | None = None) -> Options:
         connections=args.connections,
         more_connections=args.more_connections,
         fixed_rates=args.fixed_rates,
+        rounds=args.rounds,
         workers=args.workers,
         scale_workers=args.scale_workers,
         parts=tuple(part for part in args.only if part not in args.skip),

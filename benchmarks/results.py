@@ -28,6 +28,17 @@ class TopicCheck(msgspec.Struct, frozen=True, kw_only=True):
     note: str
 
 
+class Round(msgspec.Struct, frozen=True, kw_only=True):
+    """One round's own figures, kept with the run that pools the rounds (`pooling`)."""
+
+    started_at: str
+    callbacks_per_s: float
+    cpu_ms_per_callback: float
+    broker_cpu_ms_per_callback: float
+    p99_ms: float | None
+    other_cpu_seconds: float
+
+
 class Run(msgspec.Struct, kw_only=True):
     """One run: what was measured, how, and the topic check. The figures are filled in last."""
 
@@ -70,6 +81,7 @@ class Run(msgspec.Struct, kw_only=True):
     load_average: tuple[float, float] = (0.0, 0.0)  # 1-minute, at the start and end
     topic_check: TopicCheck | None = None
     attempts: int = 1  # runs disturbed by other work are run again; this one disturbed least
+    rounds: list[Round] = []  # the rounds pooled into this run, in the order they ran
 
 
 class Comparison(msgspec.Struct, frozen=True, kw_only=True):
@@ -78,6 +90,7 @@ class Comparison(msgspec.Struct, frozen=True, kw_only=True):
     unit: str
     target: str
     met: bool | None
+    rounds: list[float] = []  # the same figure from each round, when the runs were pooled
 
 
 class Summary(msgspec.Struct, kw_only=True):
@@ -89,6 +102,7 @@ class Summary(msgspec.Struct, kw_only=True):
     quietness: str
     runs: list[Run]
     comparisons: list[Comparison]
+    rounds: list[Run] = []  # the rounds that were pooled into runs, each as it ran
     profiles: dict[str, list[str]] = {}  # by load: functions by own and total time
 
 
@@ -167,6 +181,10 @@ def line(run: Run) -> str:
         f"CPU of the broker {run.broker_cpu_seconds:.1f} s, of the load generator "
         f"{run.loadgen_cpu_seconds:.1f} s, of other work {run.other_cpu_seconds:.1f} s"
     )
+    if run.rounds:
+        cpu = ", ".join(f"{each.cpu_ms_per_callback * 1000:.0f}" for each in run.rounds)
+        p99 = ", ".join(f"{each.p99_ms or 0:.1f}" for each in run.rounds)
+        parts.append(f"{len(run.rounds)} rounds pooled: CPU us/callback {cpu}; p99 {p99} ms")
     text = "; ".join(parts)
     check = run.topic_check
     if check is not None:
@@ -300,6 +318,8 @@ def comparisons_table(comparisons: list[Comparison]) -> str:
     lines = ["| what | value | target | met |", "|---|---|---|---|"]
     for c in comparisons:
         value = "n/a" if c.value is None else f"{c.value:,.2f}{c.unit}"
+        if c.rounds:
+            value += f" (rounds: {', '.join(f'{each:,.2f}' for each in c.rounds)})"
         met = "n/a" if c.met is None else ("yes" if c.met else "no")
         lines.append(f"| {c.what} | {value} | {c.target} | {met} |")
     return "\n".join(lines)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from benchmarks.results import Comparison, Run
 
 # End-to-end acknowledged callbacks/s, against the HTTP ceiling and the naive bridge.
@@ -53,7 +55,9 @@ def comparisons(runs: list[Run], scale_workers: int) -> list[Comparison]:
             )
         )
 
-    def at_most(what: str, value: float | None, limit: float, unit: str) -> None:
+    def at_most(
+        what: str, value: float | None, limit: float, unit: str, rounds: Sequence[float] = ()
+    ) -> None:
         out.append(
             Comparison(
                 what=what,
@@ -61,6 +65,7 @@ def comparisons(runs: list[Run], scale_workers: int) -> list[Comparison]:
                 unit=unit,
                 target=f"<= {limit:g}{unit}",
                 met=None if value is None else value <= limit,
+                rounds=list(rounds),
             )
         )
 
@@ -68,6 +73,15 @@ def comparisons(runs: list[Run], scale_workers: int) -> list[Comparison]:
         if a not in by_name or b not in by_name or not by_name[b].cpu_ms_per_callback:
             return None
         return by_name[a].cpu_ms_per_callback / by_name[b].cpu_ms_per_callback
+
+    def round_ratios(a: str, b: str) -> list[float]:
+        """Round by round, when both were pooled from as many rounds, taken in turn."""
+        if a not in by_name or b not in by_name:
+            return []
+        pairs = list(zip(by_name[a].rounds, by_name[b].rounds, strict=False))
+        if len(pairs) != len(by_name[a].rounds) or len(pairs) != len(by_name[b].rounds):
+            return []
+        return [x.cpu_ms_per_callback / y.cpu_ms_per_callback for x, y in pairs]
 
     steady = f"@{STEADY_RATE}/s"
     bare = f"bare-ceiling {steady}"
@@ -78,11 +92,20 @@ def comparisons(runs: list[Run], scale_workers: int) -> list[Comparison]:
             cpu_ratio(bridge, bare),
             STEADY_CPU_OF_BARE,
             "x",
+            round_ratios(bridge, bare),
         )
+        rounds = [] if run is None else run.rounds
         broker_us = None if run is None else run.broker_cpu_ms_per_callback * 1000
-        at_most(f"{bridge}: broker CPU per callback", broker_us, STEADY_BROKER_US, " us")
+        at_most(
+            f"{bridge}: broker CPU per callback",
+            broker_us,
+            STEADY_BROKER_US,
+            " us",
+            [each.broker_cpu_ms_per_callback * 1000 for each in rounds],
+        )
         p99_ms = None if run is None or run.latency_ms is None else run.latency_ms["p99"]
-        at_most(f"{bridge}: p99", p99_ms, STEADY_P99_MS, " ms")
+        p99s = [each.p99_ms for each in rounds if each.p99_ms is not None]
+        at_most(f"{bridge}: p99", p99_ms, STEADY_P99_MS, " ms", p99s)
     for suffix in ["", *(f" c{c}" for c in sorted(connections_of(runs)))]:
         bridge, ceiling = f"bridge{suffix}", f"bare-ceiling{suffix}"
         if suffix and bridge not in by_name:

@@ -36,15 +36,21 @@ def test_the_harness_measures_the_bridge_and_checks_its_topic(
 ) -> None:
     loadgen.ensure_tools()
     out = tmp_path / "results"
-    options = Options(seconds=2, warmup=1, connections=4, retries=0, out=out)
+    options = Options(seconds=2, warmup=1, connections=4, retries=0, rounds=2, out=out)
     bootstrap = own_broker.bootstrap
     broker = procs.listener(own_broker.port)
     bench = Bench(options, bootstrap, broker, tmp_path, own_broker.state_dir / "data")
 
     saturated = bench.saturate("bridge", "bridge")
-    steady = bench.fixed_rate("bridge @25/s", rate=25)
+    # Two rounds of the bare ceiling and the bridge, in turn, each pooled.
+    bare, steady = bench.interleaved(
+        25,
+        [
+            ("bare-ceiling @25/s", "bare-ceiling", "sample", 1),
+            ("bridge @25/s", "bridge", "sample", 1),
+        ],
+    )
     spread = bench.fixed_rate("bridge spread @25/s", rate=25, body="spread")
-    bare = bench.fixed_rate("bare-ceiling @25/s", rate=25, server="bare-ceiling")
     produced = bench.kafka_ceiling()
     bench.summarise(targets.comparisons(bench.runs, scale_workers=2))
 
@@ -61,17 +67,32 @@ def test_the_harness_measures_the_bridge_and_checks_its_topic(
     # vegeta waits for every answer: the topic holds exactly the acknowledged videos.
     assert steady.topic_check is not None and steady.topic_check.exact
     assert steady.statuses == {"200": steady.callbacks_answered}
-    records = asyncio.run(read_all(bootstrap, steady.topic_check.topic))
-    assert len(records) == steady.topic_check.records == steady.topic_check.acknowledged_videos
-    assert {record.key.decode() for record in records} == set(SAMPLE_VIDEO_IDS)
-
     summary = msgspec.json.decode((out / "latest" / "summary.json").read_bytes(), type=Summary)
+    rounds = [run for run in summary.rounds if run.server == "bridge"]
+    assert [run.name for run in rounds] == ["bridge @25/s, round 1", "bridge @25/s, round 2"]
+    stored = 0
+    for taken in rounds:  # a topic each
+        assert taken.topic_check is not None
+        records = asyncio.run(read_all(bootstrap, taken.topic_check.topic))
+        assert len(records) == taken.topic_check.records == taken.topic_check.acknowledged_videos
+        assert {record.key.decode() for record in records} == set(SAMPLE_VIDEO_IDS)
+        stored += len(records)
+    assert stored == steady.topic_check.records
+    assert steady.callbacks_acknowledged == sum(run.callbacks_acknowledged for run in rounds)
+    assert [r.started_at for r in steady.rounds] == [run.started_at for run in rounds]
+
     assert [run.name for run in summary.runs] == [
         "bridge",
+        "bare-ceiling @25/s",
         "bridge @25/s",
         "bridge spread @25/s",
-        "bare-ceiling @25/s",
         "kafka-ceiling",
+    ]
+    assert [run.name for run in summary.rounds] == [
+        "bare-ceiling @25/s, round 1",
+        "bridge @25/s, round 1",
+        "bare-ceiling @25/s, round 2",
+        "bridge @25/s, round 2",
     ]
     assert summary.machine["nproc"]
     table = (out / "latest" / "table.md").read_text()
@@ -80,4 +101,4 @@ def test_the_harness_measures_the_bridge_and_checks_its_topic(
     rows = [line for line in table.splitlines() if line.startswith("| vegeta 25/s |")]
     costs = [row.split(" | ")[1] for row in rows]
     assert costs == ["bare-ceiling @25/s", "bridge @25/s", "bridge spread @25/s"]
-    assert len(list((out / "latest").glob("0*.json"))) == 5
+    assert len(list((out / "latest").glob("0*.json"))) == 9  # the runs and the rounds
