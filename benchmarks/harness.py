@@ -179,6 +179,8 @@ class Bench:
     def record(self, run: Run, kept: list[Run] | None = None) -> Run:
         """Keeps `run` with the runs (or in `kept`), writes it and prints it."""
         (self.runs if kept is None else kept).append(run)
+        if kept is None:  # its answers' latencies are kept only for pooling
+            self.latencies.pop((run.name, run.started_at), None)
         self.recorded += 1
         results.write(self.out / f"{self.recorded:02d}-{_slug(run.name)}.json", run)
         print(results.line(run), flush=True)
