@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import NamedTuple
@@ -207,34 +208,71 @@ class Bench:
         server: str = "bridge",
         body: str = "sample",
         workers: int = 1,
-        kept: list[Run] | None = None,
     ) -> Run:
         """Open loop with vegeta: `rate` callbacks a second, whatever the answers."""
-        return self.quietest(lambda: self._fixed_rate(name, rate, server, body, workers), kept)
+        return self.quietest(lambda: self._fixed_rate(name, rate, server, body, workers))
 
-    def interleaved(self, rate: int, plan: list[tuple[str, str, str, int]]) -> list[Run]:
-        """The fixed-rate runs of `plan` (name, server, body, workers), taken in turn for
-        `rounds` rounds, then each one's rounds pooled (`benchmarks.pooling`)."""
-        rounds = self.options.rounds
-        if rounds == 1:
-            return [
-                self.fixed_rate(name, rate, server, body, workers)
-                for name, server, body, workers in plan
-            ]
-        taken: dict[str, list[Run]] = {name: [] for name, *_ in plan}
-        for number in range(1, rounds + 1):
-            for name, server, body, workers in plan:
-                label = pooling.round_name(name, number)
-                run = self.fixed_rate(label, rate, server, body, workers, self.rounds)
-                taken[name].append(run)
-        return [
-            self.record(
-                pooling.pooled(
-                    name, runs, [self.latencies.pop((run.name, run.started_at)) for run in runs]
+    def at_rate(
+        self, name: str, rate: int, server: str, body: str = "sample", workers: int = 1
+    ) -> Planned:
+        return Planned(name, lambda label: self._fixed_rate(label, rate, server, body, workers))
+
+    def saturating(self, bridges: list[str], peers: list[str]) -> list[Planned]:
+        """The closed-loop runs of the parts chosen: ceilings, bridges and peers."""
+        opts, parts = self.options, self.options.parts
+        plan: list[Planned] = []
+
+        def at(name: str, server: str, workers: int, body: str = "sample", more: int = 0) -> None:
+            connections = more or opts.connections
+            plan.append(
+                Planned(
+                    name, lambda label: self._saturate(label, server, workers, body, connections)
                 )
             )
+
+        if "bare-ceiling" in parts:
+            at("bare-ceiling", "bare-ceiling", opts.workers)
+        if "http-ceiling" in parts:
+            at("http-ceiling", "http-ceiling", opts.workers)
+        if "bridge" in parts or "rates" in parts:
+            at("bridge", "bridge", opts.workers)
+        if "bridge" in parts:
+            if opts.reference is not None:
+                at("reference", "reference", opts.workers)
+            for server in bridges:
+                at(f"{server} spread", server, opts.workers, "spread")
+        for body in ("sample", "spread"):
+            for server in peers:
+                at(server if body == "sample" else f"{server} {body}", server, 1, body)
+        for more in opts.more_connections:
+            if "bare-ceiling" in parts:
+                at(f"bare-ceiling c{more}", "bare-ceiling", opts.workers, more=more)
+            if "bridge" in parts:
+                for server in bridges:
+                    at(f"{server} c{more}", server, opts.workers, more=more)
+        return plan
+
+    def interleaved(self, plan: list[Planned]) -> list[Run]:
+        """The runs of `plan`, taken in turn for `rounds` rounds, then each one's rounds
+        pooled (`benchmarks.pooling`); with one round, each run as it is."""
+        rounds = self.options.rounds
+        if rounds == 1:
+            return [self.quietest(partial(planned.attempt, planned.name)) for planned in plan]
+        taken: dict[str, list[Run]] = {planned.name: [] for planned in plan}
+        for number in range(1, rounds + 1):
+            for planned in plan:
+                label = pooling.round_name(planned.name, number)
+                taken[planned.name].append(
+                    self.quietest(partial(planned.attempt, label), self.rounds)
+                )
+        return [
+            self.record(pooling.pooled(name, runs, [self._latencies(run) for run in runs]))
             for name, runs in taken.items()
         ]
+
+    def _latencies(self, run: Run) -> list[int] | None:
+        """Every answer's latency, which vegeta gives and wrk does not."""
+        return self.latencies.pop((run.name, run.started_at), None)
 
     def kafka_ceiling(self) -> Run:
         """The same records, produced flat out by aiokafka in a process of its own."""
@@ -484,41 +522,27 @@ class Bench:
         self.warm_broker(opts.broker_warmup)
         if "kafka-ceiling" in parts:
             self.kafka_ceiling()
-        if "bare-ceiling" in parts:
-            self.saturate_all("bare-ceiling", "bare-ceiling")
-        if "http-ceiling" in parts:
-            self.saturate("http-ceiling", "http-ceiling", opts.workers)
         # The bridge, and the reference bridge under each of the same loads right after it.
         bridges = ["bridge"] + (["reference"] if opts.reference is not None else [])
-        if "bridge" in parts or "rates" in parts:
-            top = self.saturate("bridge", "bridge", opts.workers)
-            if "bridge" in parts:
-                if opts.reference is not None:
-                    self.saturate("reference", "reference", opts.workers)
-                for more in opts.more_connections:
-                    for server in bridges:
-                        self.saturate(f"{server} c{more}", server, opts.workers, "sample", more)
-                for server in bridges:
-                    self.saturate(f"{server} spread", server, opts.workers, "spread")
-            if "rates" in parts:
-                self.rates("bridge", top, opts.workers)
         # The peer on librdkafka, under the bridge's loads (one worker: it has no more).
         peers = ["librdkafka"] if "librdkafka" in parts else []
-        for body in ("sample", "spread"):
-            for server in peers:
-                self.saturate(server if body == "sample" else f"{server} {body}", server, 1, body)
+        saturated = self.interleaved(self.saturating(bridges, peers))
+        if "rates" in parts:
+            self.rates(
+                "bridge", next(run for run in saturated if run.name == "bridge"), opts.workers
+            )
         if "fixed-rates" in parts:
             for rate in opts.fixed_rates:
                 plan = [
-                    (f"bare-ceiling @{rate}/s", "bare-ceiling", "sample", 1),
-                    (f"http-ceiling @{rate}/s", "http-ceiling", "sample", 1),
+                    self.at_rate(f"bare-ceiling @{rate}/s", rate, "bare-ceiling"),
+                    self.at_rate(f"http-ceiling @{rate}/s", rate, "http-ceiling"),
                 ]
                 for body in ("sample", "spread"):
                     for server in bridges + peers:
                         label = server if body == "sample" else f"{server} {body}"
                         workers = 1 if server in peers else opts.workers
-                        plan.append((f"{label} @{rate}/s", server, body, workers))
-                self.interleaved(rate, plan)
+                        plan.append(self.at_rate(f"{label} @{rate}/s", rate, server, body, workers))
+                self.interleaved(plan)
         if "naive" in parts:
             self.saturate("naive", "naive")
         if "sizes" in parts:
@@ -532,13 +556,6 @@ class Bench:
         if "profile" in parts:
             self.profile()
         self.summarise(targets.comparisons(self.runs, opts.scale_workers))
-
-    def saturate_all(self, name: str, server: str) -> None:
-        """At `connections`, then at each of `more_connections`."""
-        opts = self.options
-        self.saturate(name, server, opts.workers)
-        for connections in opts.more_connections:
-            self.saturate(f"{name} c{connections}", server, opts.workers, "sample", connections)
 
     def rates(self, name: str, top: Run, workers: int) -> None:
         """Fixed rates at 25, 50 and 75 % of the maximum measured at saturation."""
@@ -655,6 +672,13 @@ def _run(run: Run, answers: Answers, usage: Usage) -> Run:
     run.other_cpu_seconds = round(usage.window.others, 2)
     run.load_average = usage.window.load
     return run
+
+
+class Planned(NamedTuple):
+    """A run to take, in rounds: `attempt(label)` takes it once, under that name."""
+
+    name: str
+    attempt: Callable[[str], Run]
 
 
 class Broker(NamedTuple):

@@ -55,7 +55,7 @@ class Options:
     # `connections`, the connections of every other closed-loop run.
     more_connections: tuple[int, ...] = (256,)
     fixed_rates: tuple[int, ...] = (1000, 3000)
-    rounds: int = 3  # of the fixed-rate runs, taken in turn and pooled (benchmarks/pooling.py)
+    rounds: int = 3  # of the saturated and fixed-rate runs, in turn, pooled (benchmarks/pooling.py)
     workers: int = 1
     scale_workers: int = 2
     parts: tuple[str, ...] = PARTS
@@ -128,8 +128,8 @@ def parse(argv: list[str] | None, description: str | None = None) -> Options:
         choices=range(1, 11),
         default=_env_int("BENCH_ROUNDS", 3),
         metavar="N",
-        help="rounds of the fixed-rate runs, the servers taken in turn in each, every "
-        "server's rounds pooled (BENCH_ROUNDS, default 3)",
+        help="rounds of the saturated and the fixed-rate runs, the servers taken in turn in "
+        "each, every server's rounds under a load pooled (BENCH_ROUNDS, default 3)",
     )
     parser.add_argument(
         "--workers",

@@ -1,12 +1,14 @@
-"""Rounds of the fixed-rate runs, taken in turn and pooled into one figure per server.
+"""Rounds of the runs, taken in turn and pooled into one figure per server and load.
 
 The machine's speed drifts by more than the differences measured: the same server, run
 after run with no other work, cost 15 to 20 % more or less a callback. A ratio between
-two runs minutes apart says as much about that drift as about the servers. So at each
-fixed rate the servers run in turn, round after round, each server seeing the same
-stretches of the drift, and each server's rounds are pooled: CPU, callbacks and batches
-summed, latency percentiles taken over every answer of every round. Each round's own
-figures are kept with the pooled run (`Run.rounds`), so the spread stays visible.
+two runs minutes apart says as much about that drift as about the servers. So the
+servers run in turn, round after round, each seeing the same stretches of the drift,
+and each server's rounds under each load are pooled: CPU, callbacks and batches summed,
+latency percentiles taken over every answer of every round where the load generator
+gives every answer's latency (vegeta), and otherwise (wrk gives its percentiles only)
+the worst of the rounds'. Each round's own figures are kept with the pooled run
+(`Run.rounds`), so the spread stays visible.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ def round_name(name: str, number: int) -> str:
     return f"{name}, round {number}"
 
 
-def pooled(name: str, rounds: Sequence[Run], latencies_ns: Sequence[Sequence[int]]) -> Run:
+def pooled(name: str, rounds: Sequence[Run], latencies_ns: Sequence[Sequence[int] | None]) -> Run:
     """One run of `rounds` (of one server under one load); `latencies_ns` are each round's
-    latencies of every answer in its measured window."""
+    latencies of every answer in its measured window, None where they are not known."""
     if not rounds or len(rounds) != len(latencies_ns):
         raise ValueError("one list of latencies for each round, and at least one round")
     first, last = rounds[0], rounds[-1]
@@ -51,7 +53,7 @@ def pooled(name: str, rounds: Sequence[Run], latencies_ns: Sequence[Sequence[int
         callbacks_acknowledged=acked,
         callbacks_per_s=round(per_s, 1),
         videos_per_s=round(per_s * first.videos_per_callback, 1),
-        latency_ms=percentiles([ns for each in latencies_ns for ns in each]),
+        latency_ms=_latency(rounds, latencies_ns),
         statuses=_summed([run.statuses for run in rounds]),
         errors=_summed([run.errors for run in rounds]),
         cpu_seconds=round(cpu, 2),
@@ -69,6 +71,18 @@ def pooled(name: str, rounds: Sequence[Run], latencies_ns: Sequence[Sequence[int
         attempts=sum(run.attempts for run in rounds),
         rounds=[_round(run) for run in rounds],
     )
+
+
+def _latency(
+    rounds: Sequence[Run], latencies_ns: Sequence[Sequence[int] | None]
+) -> dict[str, float] | None:
+    known = [each for each in latencies_ns if each is not None]
+    if len(known) == len(latencies_ns):
+        return percentiles([ns for each in known for ns in each])
+    figures = [run.latency_ms for run in rounds if run.latency_ms]
+    if not figures:
+        return None
+    return {key: max(each[key] for each in figures) for key in figures[0]}
 
 
 def _round(run: Run) -> Round:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from benchmarks.results import Comparison, Run
+from benchmarks.results import Comparison, Round, Run
 
 # End-to-end acknowledged callbacks/s, against the HTTP ceiling and the naive bridge.
 OF_HTTP_CEILING = 0.6
@@ -28,6 +28,17 @@ def comparisons(runs: list[Run], scale_workers: int) -> list[Comparison]:
     by_name = {run.name: run for run in runs}
     out: list[Comparison] = []
 
+    def paired(a: str, b: str) -> list[tuple[Round, Round]]:
+        """Round by round, when both were pooled from as many rounds, taken in turn."""
+        if a not in by_name or b not in by_name:
+            return []
+        ours, theirs = by_name[a].rounds, by_name[b].rounds
+        if len(ours) != len(theirs) or any(
+            not y.callbacks_per_s or not y.cpu_ms_per_callback for y in theirs
+        ):
+            return []
+        return list(zip(ours, theirs, strict=True))
+
     def ratio(what: str, a: str, b: str, target: float | None) -> None:
         value = None
         if a in by_name and b in by_name and by_name[b].callbacks_per_s:
@@ -39,6 +50,7 @@ def comparisons(runs: list[Run], scale_workers: int) -> list[Comparison]:
                 unit="x",
                 target="(for scale)" if target is None else f">= {target:g}",
                 met=None if value is None or target is None else value >= target,
+                rounds=[x.callbacks_per_s / y.callbacks_per_s for x, y in paired(a, b)],
             )
         )
 
@@ -75,13 +87,7 @@ def comparisons(runs: list[Run], scale_workers: int) -> list[Comparison]:
         return by_name[a].cpu_ms_per_callback / by_name[b].cpu_ms_per_callback
 
     def round_ratios(a: str, b: str) -> list[float]:
-        """Round by round, when both were pooled from as many rounds, taken in turn."""
-        if a not in by_name or b not in by_name:
-            return []
-        pairs = list(zip(by_name[a].rounds, by_name[b].rounds, strict=False))
-        if len(pairs) != len(by_name[a].rounds) or len(pairs) != len(by_name[b].rounds):
-            return []
-        return [x.cpu_ms_per_callback / y.cpu_ms_per_callback for x, y in pairs]
+        return [x.cpu_ms_per_callback / y.cpu_ms_per_callback for x, y in paired(a, b)]
 
     steady = f"@{STEADY_RATE}/s"
     bare = f"bare-ceiling {steady}"
@@ -117,6 +123,7 @@ def comparisons(runs: list[Run], scale_workers: int) -> list[Comparison]:
             cpu_ratio(bridge, ceiling),
             SATURATED_CPU_OF_BARE,
             "x",
+            round_ratios(bridge, ceiling),
         )
         ratio(
             f"{bridge} / bare ceiling (saturated{label})", bridge, ceiling, SATURATED_RATE_OF_BARE

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from benchmarks import pooling, results, targets
+from benchmarks.harness import Bench
+from benchmarks.options import Options
 from benchmarks.results import Run, TopicCheck
 from benchmarks.segments import Batches
 
@@ -203,3 +207,33 @@ def test_the_targets_show_each_rounds_ratio_to_the_bare_ceilings_round() -> None
         "| bridge @3000/s: CPU per callback / the bare ceiling's | 1.56x (rounds: 1.50, 1.60) "
         "| <= 1.7x | yes |"
     )
+
+
+def test_without_every_answers_latency_the_worst_rounds_percentiles_are_kept() -> None:
+    """wrk reports percentiles, not every answer: they cannot be pooled, only bounded."""
+    rounds = [
+        taken("b, round 1", "bridge", started="s1", cpu_s=1.0, acked=10, p99=7.0),
+        taken("b, round 2", "bridge", started="s2", cpu_s=1.0, acked=10, p99=5.0),
+    ]
+    pooled = pooling.pooled("b", rounds, [None, None])
+    assert pooled.latency_ms == {"p50": 1.0, "p90": 2.0, "p99": 7.0, "max": 9.0, "mean": 1.2}
+
+
+def test_the_saturated_plan_pairs_every_load_with_its_bare_ceiling(tmp_path: Path) -> None:
+    bench = Bench(Options(out=tmp_path), "127.0.0.1:9092", None, tmp_path)
+    names = [planned.name for planned in bench.saturating(["bridge"], ["librdkafka"])]
+    assert names == [
+        "bare-ceiling",
+        "http-ceiling",
+        "bridge",
+        "bridge spread",
+        "librdkafka",
+        "librdkafka spread",
+        "bare-ceiling c256",
+        "bridge c256",
+    ]
+    only = Bench(Options(out=tmp_path, parts=("bare-ceiling",)), "b:1", None, tmp_path)
+    assert [planned.name for planned in only.saturating(["bridge"], [])] == [
+        "bare-ceiling",
+        "bare-ceiling c256",
+    ]

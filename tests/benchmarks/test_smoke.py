@@ -44,11 +44,10 @@ def test_the_harness_measures_the_bridge_and_checks_its_topic(
     saturated = bench.saturate("bridge", "bridge")
     # Two rounds of the bare ceiling and the bridge, in turn, each pooled.
     bare, steady = bench.interleaved(
-        25,
         [
-            ("bare-ceiling @25/s", "bare-ceiling", "sample", 1),
-            ("bridge @25/s", "bridge", "sample", 1),
-        ],
+            bench.at_rate("bare-ceiling @25/s", 25, "bare-ceiling"),
+            bench.at_rate("bridge @25/s", 25, "bridge"),
+        ]
     )
     spread = bench.fixed_rate("bridge spread @25/s", rate=25, body="spread")
     produced = bench.kafka_ceiling()
