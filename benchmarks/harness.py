@@ -88,9 +88,9 @@ class Bench:
         self.out = options.out / self.stamp
         self.token = secrets.token_urlsafe(18)  # 24 characters
         self.runs: list[Run] = []
-        self.rounds: list[Run] = []  # pooled into runs (`interleaved`)
+        self.round_runs: list[Run] = []  # pooled into runs (`interleaved`)
         self.latencies: dict[tuple[str, str], list[int]] = {}  # by run name and start
-        self.recorded = 0
+        self.recorded = 0  # runs and rounds written, which numbers their files
         self.failed: list[str] = []
         self.profiles: dict[str, list[str]] = {}  # by load: the profile's text
         self.load_before = load_average()
@@ -183,7 +183,7 @@ class Bench:
         if kept is None:  # its answers' latencies are kept only for pooling
             self.latencies.pop((run.name, run.started_at), None)
         self.recorded += 1
-        results.write(self.out / f"{self.recorded:02d}-{_slug(run.name)}.json", run)
+        results.write(self.out / f"{self.recorded:03d}-{_slug(run.name)}.json", run)
         print(results.line(run), flush=True)
         return run
 
@@ -215,6 +215,7 @@ class Bench:
     def at_rate(
         self, name: str, rate: int, server: str, body: str = "sample", workers: int = 1
     ) -> Planned:
+        """The fixed-rate run `name`, to take in rounds (`interleaved`)."""
         return Planned(name, lambda label: self._fixed_rate(label, rate, server, body, workers))
 
     def saturating(self, bridges: list[str], peers: list[str]) -> list[Planned]:
@@ -255,15 +256,15 @@ class Bench:
     def interleaved(self, plan: list[Planned]) -> list[Run]:
         """The runs of `plan`, taken in turn for `rounds` rounds, then each one's rounds
         pooled (`benchmarks.pooling`); with one round, each run as it is."""
-        rounds = self.options.rounds
-        if rounds == 1:
+        count = self.options.rounds
+        if count == 1:
             return [self.quietest(partial(planned.attempt, planned.name)) for planned in plan]
         taken: dict[str, list[Run]] = {planned.name: [] for planned in plan}
-        for number in range(1, rounds + 1):
+        for number in range(1, count + 1):
             for planned in plan:
                 label = pooling.round_name(planned.name, number)
                 taken[planned.name].append(
-                    self.quietest(partial(planned.attempt, label), self.rounds)
+                    self.quietest(partial(planned.attempt, label), self.round_runs)
                 )
         return [
             self.record(pooling.pooled(name, runs, [self._latencies(run) for run in runs]))
@@ -292,7 +293,8 @@ class Bench:
             again = self.checked(attempt())
             tries += 1
             if _disturbance(again) < _disturbance(best):
-                best = again
+                best, again = again, best
+            self._latencies(again)  # the attempt not kept
         best.attempts = tries
         return self.record(best, kept)
 
@@ -522,7 +524,8 @@ class Bench:
         self.warm_broker(opts.broker_warmup)
         if "kafka-ceiling" in parts:
             self.kafka_ceiling()
-        # The bridge, and the reference bridge under each of the same loads right after it.
+        # The bridge, and the reference bridge under each of the same loads right after it
+        # (`saturating`, and the fixed-rate plan below).
         bridges = ["bridge"] + (["reference"] if opts.reference is not None else [])
         # The peer on librdkafka, under the bridge's loads (one worker: it has no more).
         peers = ["librdkafka"] if "librdkafka" in parts else []
@@ -598,7 +601,7 @@ class Bench:
             quietness=_quietness(self.runs, self.load_before),
             runs=self.runs,
             comparisons=comparisons,
-            rounds=self.rounds,
+            rounds=self.round_runs,
             profiles=self.profiles,
         )
         results.write(self.out / "summary.json", summary)

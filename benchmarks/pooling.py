@@ -7,7 +7,7 @@ servers run in turn, round after round, each seeing the same stretches of the dr
 and each server's rounds under each load are pooled: CPU, callbacks and batches summed,
 latency percentiles taken over every answer of every round where the load generator
 gives every answer's latency (vegeta), and otherwise (wrk gives its percentiles only)
-the worst of the rounds'. Each round's own figures are kept with the pooled run
+those of the round with the highest p99. Each round's own figures are kept with the pooled run
 (`Run.rounds`), so the spread stays visible.
 """
 
@@ -68,7 +68,7 @@ def pooled(name: str, rounds: Sequence[Run], latencies_ns: Sequence[Sequence[int
         other_cpu_seconds=round(sum(run.other_cpu_seconds for run in rounds), 2),
         load_average=(first.load_average[0], last.load_average[1]),
         topic_check=_topic_check([run.topic_check for run in rounds]),
-        attempts=sum(run.attempts for run in rounds),
+        attempts=max(run.attempts for run in rounds),  # each round's are in `rounds`
         rounds=[_round(run) for run in rounds],
     )
 
@@ -80,9 +80,8 @@ def _latency(
     if len(known) == len(latencies_ns):
         return percentiles([ns for each in known for ns in each])
     figures = [run.latency_ms for run in rounds if run.latency_ms]
-    if not figures:
-        return None
-    return {key: max(each[key] for each in figures) for key in figures[0]}
+    # Percentiles of separate rounds cannot be pooled: the worst round's, all from one.
+    return max(figures, key=lambda each: each["p99"], default=None)
 
 
 def _round(run: Run) -> Round:
@@ -93,6 +92,7 @@ def _round(run: Run) -> Round:
         broker_cpu_ms_per_callback=run.broker_cpu_ms_per_callback,
         p99_ms=None if run.latency_ms is None else run.latency_ms["p99"],
         other_cpu_seconds=run.other_cpu_seconds,
+        attempts=run.attempts,
     )
 
 

@@ -37,6 +37,7 @@ class Round(msgspec.Struct, frozen=True, kw_only=True):
     broker_cpu_ms_per_callback: float
     p99_ms: float | None
     other_cpu_seconds: float
+    attempts: int = 1
 
 
 class Run(msgspec.Struct, kw_only=True):

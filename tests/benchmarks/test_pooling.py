@@ -8,7 +8,7 @@ import pytest
 
 from benchmarks import pooling, results, targets
 from benchmarks.harness import Bench
-from benchmarks.options import Options
+from benchmarks.options import Options, parse
 from benchmarks.results import Run, TopicCheck
 from benchmarks.segments import Batches
 
@@ -212,11 +212,28 @@ def test_the_targets_show_each_rounds_ratio_to_the_bare_ceilings_round() -> None
 def test_without_every_answers_latency_the_worst_rounds_percentiles_are_kept() -> None:
     """wrk reports percentiles, not every answer: they cannot be pooled, only bounded."""
     rounds = [
-        taken("b, round 1", "bridge", started="s1", cpu_s=1.0, acked=10, p99=7.0),
-        taken("b, round 2", "bridge", started="s2", cpu_s=1.0, acked=10, p99=5.0),
+        taken("b, round 1", "bridge", started="s1", cpu_s=1.0, acked=10, p99=5.0),
+        taken("b, round 2", "bridge", started="s2", cpu_s=1.0, acked=10, p99=7.0),
     ]
+    rounds[0].latency_ms = {"p50": 3.0, "p90": 4.0, "p99": 5.0, "max": 20.0, "mean": 3.1}
     pooled = pooling.pooled("b", rounds, [None, None])
+    # All from the round with the highest p99, not each figure's worst.
     assert pooled.latency_ms == {"p50": 1.0, "p90": 2.0, "p99": 7.0, "max": 9.0, "mean": 1.2}
+
+
+def test_rounds_are_one_to_ten_from_the_command_line_and_the_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert parse(["--rounds", "1"], "").rounds == 1
+    monkeypatch.setenv("BENCH_ROUNDS", "0")
+    with pytest.raises(SystemExit):
+        parse([], "")
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "python -m benchmarks: error: --rounds (BENCH_ROUNDS) must be 1 to 10, not 0"
+    )
+    with pytest.raises(SystemExit):
+        parse(["--rounds", "11"], "")
+    assert capsys.readouterr().err.endswith("must be 1 to 10, not 11\n")
 
 
 def test_the_saturated_plan_pairs_every_load_with_its_bare_ceiling(tmp_path: Path) -> None:
