@@ -181,7 +181,7 @@ class Bench:
         """Keeps `run` with the runs (or in `kept`), writes it and prints it."""
         (self.runs if kept is None else kept).append(run)
         if kept is None:  # its answers' latencies are kept only for pooling
-            self.latencies.pop((run.name, run.started_at), None)
+            self._latencies(run)
         self.recorded += 1
         results.write(self.out / f"{self.recorded:03d}-{_slug(run.name)}.json", run)
         print(results.line(run), flush=True)
@@ -202,12 +202,7 @@ class Bench:
         return self.quietest(lambda: self._saturate(name, server, workers, body, connections))
 
     def fixed_rate(
-        self,
-        name: str,
-        rate: int,
-        server: str = "bridge",
-        body: str = "sample",
-        workers: int = 1,
+        self, name: str, rate: int, server: str = "bridge", body: str = "sample", workers: int = 1
     ) -> Run:
         """Open loop with vegeta: `rate` callbacks a second, whatever the answers."""
         return self.quietest(lambda: self._fixed_rate(name, rate, server, body, workers))
