@@ -12,11 +12,17 @@ proxies of `toxiproxy.json`).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.protocol.admin import CreateAclsRequest, DeleteAclsRequest
+from aiokafka.protocol.admin import CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest
+from aiokafka.protocol.api import Request
+from aiokafka.protocol.metadata import MetadataRequest
 
 from bridge.kinds import KINDS
 from tests.broker import KAFKA_SH
@@ -34,8 +40,10 @@ BRIDGE_PRINCIPAL = "User:bridge"
 # Kafka's codes for ACL bindings (org.apache.kafka.common.acl, .resource).
 RESOURCE_TOPIC = 2
 PATTERN_LITERAL, PATTERN_PREFIXED = 3, 4
-OPERATION_WRITE, OPERATION_DESCRIBE = 4, 8
-ALLOW = 3
+OPERATION_ANY, OPERATION_WRITE, OPERATION_DESCRIBE = 1, 4, 8
+PERMISSION_ANY, ALLOW = 1, 3
+# How long a node may take to apply what the controller committed.
+APPLIED_TIMEOUT = 60.0
 # Topics under this prefix are granted to the bridge once per test session (cluster.grant_prefix).
 GRANTED_PREFIX = "test.granted."
 
@@ -118,20 +126,30 @@ class LocalCluster:
     # -- topics and ACLs, through the tools listener ----------------------------
 
     async def create_topics(self, *names: str, partitions: int = 6) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.tools_bootstrap)
-        await admin.start()
-        try:
+        """Create the topics; return once every node knows each of their partitions' leader."""
+        async with self._admin() as admin:
             await admin.create_topics([NewTopic(name, partitions, 3) for name in names])
-        finally:
-            await admin.close()
+
+        def led(answer: dict[str, Any]) -> bool:
+            return len(answer["topics"]) == len(names) and all(
+                topic["error_code"] == 0
+                and len(topic["partitions"]) == partitions
+                and all(partition["leader"] >= 0 for partition in topic["partitions"])
+                for topic in answer["topics"]
+            )
+
+        request = MetadataRequest(list(names), allow_auto_topic_creation=False)
+        await self._on_every_node(request, led, f"topics {', '.join(names)} with leaders")
 
     async def grant(self, topic: str, *, prefixed: bool = False) -> None:
         """Let the bridge describe and write this topic (or every topic with this prefix)."""
         pattern = PATTERN_PREFIXED if prefixed else PATTERN_LITERAL
         await self._acls(CreateAclsRequest, topic, pattern, "creation_responses")
+        await self._bridge_acls_on_every_node(topic, pattern, {OPERATION_WRITE, OPERATION_DESCRIBE})
 
     async def revoke(self, topic: str) -> None:
         await self._acls(DeleteAclsRequest, topic, PATTERN_LITERAL, "filter_responses")
+        await self._bridge_acls_on_every_node(topic, PATTERN_LITERAL, set())
 
     async def grant_prefix(self) -> None:
         await self.grant(GRANTED_PREFIX, prefixed=True)
@@ -145,9 +163,7 @@ class LocalCluster:
     ) -> None:
         """The bridge's Write and Describe on a topic, through the admin API (as AclCommand
         does, without a JVM to start): the call returns once the controller committed it."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.tools_bootstrap)
-        await admin.start()
-        try:
+        async with self._admin() as admin:
             for operation in (OPERATION_WRITE, OPERATION_DESCRIBE):
                 acl = request(
                     RESOURCE_TOPIC, topic, pattern, BRIDGE_PRINCIPAL, "*", operation, ALLOW
@@ -156,6 +172,46 @@ class LocalCluster:
                 errors = [a for a in response[answers] if a["error_code"]]
                 if errors:
                     raise RuntimeError(f"{request.__name__} for {topic} failed: {errors}")
+
+    async def _bridge_acls_on_every_node(
+        self, topic: str, pattern: int, operations: set[int]
+    ) -> None:
+        """Wait until each node's authorizer allows the bridge exactly `operations` on `topic`."""
+        request = DescribeAclsRequest(
+            RESOURCE_TOPIC, topic, pattern, BRIDGE_PRINCIPAL, "*", OPERATION_ANY, PERMISSION_ANY
+        )
+
+        def allowed(answer: dict[str, Any]) -> bool:
+            found = {acl["operation"] for r in answer["resources"] for acl in r["acls"]}
+            return answer["error_code"] == 0 and found == operations
+
+        await self._on_every_node(request, allowed, f"the bridge's ACLs on {topic}")
+
+    async def _on_every_node(
+        self, request: Request, holds: Callable[[dict[str, Any]], bool], what: str
+    ) -> None:
+        """Ask each node until its answer `holds`. The controller commits a change at once;
+        a node applies it when its copy of the metadata log catches up, and until then it
+        answers (and authorizes) as before the change, with no event to await."""
+        async with self._admin() as admin:
+            for broker in admin._client.cluster.brokers():
+                node = broker.nodeId
+                try:
+                    async with asyncio.timeout(APPLIED_TIMEOUT):
+                        while not holds(await _ask(admin, request, node)):  # noqa: ASYNC110
+                            await asyncio.sleep(0.05)
+                except TimeoutError:
+                    raise TimeoutError(
+                        f"{self!r}: node {node} has not applied {what} "
+                        f"after {APPLIED_TIMEOUT:.0f} s"
+                    ) from None
+
+    @asynccontextmanager
+    async def _admin(self) -> AsyncIterator[AIOKafkaAdminClient]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.tools_bootstrap)
+        await admin.start()
+        try:
+            yield admin
         finally:
             await admin.close()
 
@@ -172,6 +228,11 @@ class LocalCluster:
             }
         finally:
             await consumer.stop()
+
+
+async def _ask(admin: AIOKafkaAdminClient, request: Request, node: int) -> dict[str, Any]:
+    answer: dict[str, Any] = (await admin._send_request(request, node)).to_object()
+    return answer
 
 
 def granted_topic(purpose: str) -> str:
