@@ -78,7 +78,7 @@ def summarise(by_partition: dict[int, list[Batch]], since_ms: int, until_ms: int
     )
 
 
-def _java() -> str:
+def java() -> str:
     home = os.environ.get("JAVA_HOME")
     if home and (Path(home) / "bin" / "java").exists():
         return str(Path(home) / "bin" / "java")
@@ -99,7 +99,7 @@ def read(data_dir: Path, topic: str) -> dict[int, list[Batch]]:
     by_partition: dict[int, list[Batch]] = {partition: [] for partition in files.values()}
     if not files:
         return by_partition
-    command = [_java(), "-cp", f"{LIB}/*", TOOL, "--files", ",".join(files)]
+    command = [java(), "-cp", f"{LIB}/*", TOOL, "--files", ",".join(files)]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"DumpLogSegments failed ({result.returncode}): {result.stderr}")

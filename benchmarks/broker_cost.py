@@ -1,0 +1,191 @@
+"""What a produce request costs the broker: the bridge's publisher against Kafka's own client.
+
+    python -m benchmarks.broker_cost --rate 3000 --linger 5 --seconds 15 --rounds 3
+
+Starts a local broker, warms its JVM up with both clients, then in each round measures
+the broker's CPU (from /proc) while it is idle, while the bridge's `KafkaPublisher`
+publishes the records of `--rate` vendor samples a second (as `benchmarks.kafka_side`
+does, no HTTP), and while Apache Kafka's `ProducerPerformance` produces as many records
+a second, of the same mean size, with the same linger, `acks=all`, lz4 and idempotence.
+The Java client is the broker's own and the best kept; what the broker spends on its
+requests is the floor that any bridge in front of this broker pays.
+
+Per client and round it prints the produce requests a second, the records in each, the
+broker's CPU per callback's worth of records, and the broker's CPU per request above
+its idle. The Java producer picks partitions itself (its records have no keys): its
+requests hold one or two partitions' batches, as the bridge's hold for the sample.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import re
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import uvloop
+
+from benchmarks import procs
+from benchmarks.kafka_ceiling import callback_records
+from benchmarks.kafka_side import measure
+from benchmarks.segments import LIB, java
+from bridge.settings import Settings
+from tests.broker import LocalBroker
+from tests.kafka_tools import create_topics
+
+# ProducerPerformance reports every 5 s; a window of the run is measured between reports.
+REPORT_SECONDS = 5
+REPORT = re.compile(r"^(\d+) records sent, ")
+METRIC = re.compile(r"^producer-metrics:records-per-request-avg:\{[^}]*\}\s*:\s*([0-9.]+)$")
+
+
+class Reading(NamedTuple):
+    requests_per_s: float
+    records_per_request: float
+    broker_us_per_callback: float
+    broker_us_per_request: float  # above the broker's idle
+
+
+def idle_cpu_per_s(broker_pid: int, seconds: float) -> float:
+    before = procs.cpu_seconds([broker_pid])
+    time.sleep(seconds)
+    return (procs.cpu_seconds([broker_pid]) - before) / seconds
+
+
+def settings_for(bootstrap: str, linger: int) -> Settings:
+    return Settings(
+        kafka_bootstrap_servers=bootstrap,
+        topic_video_upload=f"broker-cost-{uuid.uuid4().hex[:12]}",  # a fresh one each
+        create_topics=True,
+        topic_partitions=6,
+        allow_unauthenticated=True,
+        kafka_linger_ms=linger,
+        kafka_compression="lz4",
+    )
+
+
+def bridge_reading(
+    bootstrap: str, broker_pid: int, rate: int, linger: int, seconds: float, idle: float
+) -> Reading:
+    settings = settings_for(bootstrap, linger)
+    per_callback = len(callback_records(settings))
+    _, requests, broker = uvloop.run(measure(settings, rate, seconds, 2.0, broker_pid))
+    assert broker is not None
+    above_idle = broker * rate / 1e6 - idle
+    return Reading(requests, rate * per_callback / requests, broker, 1e6 * above_idle / requests)
+
+
+def java_reading(
+    bootstrap: str, broker_pid: int, rate: int, linger: int, seconds: float, idle: float
+) -> Reading:
+    """ProducerPerformance at the bridge's record rate: its first report ends its start-up,
+    the next ones (at least `seconds`) are measured, and one more comes before it ends."""
+    settings = settings_for(bootstrap, linger)
+    samples = callback_records(settings)
+    size = round(statistics.mean(len(r.value) + len(r.key or b"") for r in samples))
+    records_per_s = rate * len(samples)
+    reports = 1 + math.ceil(seconds / REPORT_SECONDS)
+    topic = settings.topic_video_upload
+    asyncio.run(create_topics(bootstrap, topic, partitions=6))
+    command = [java(), "-Xmx256m", "-cp", f"{LIB}/*", "org.apache.kafka.tools.ProducerPerformance"]
+    command += ["--topic", topic, "--record-size", str(size), "--print-metrics"]
+    command += ["--num-records", str(records_per_s * REPORT_SECONDS * (reports + 1))]
+    command += ["--throughput", str(records_per_s), "--producer-props"]
+    command += [f"bootstrap.servers={bootstrap}", f"linger.ms={linger}", "acks=all"]
+    command += ["compression.type=lz4", "enable.idempotence=true"]
+    seen = 0
+    started = ended = cpu_started = cpu_ended = 0.0
+    per_request = None
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as producer:
+        assert producer.stdout is not None
+        for line in producer.stdout:
+            if REPORT.match(line):
+                seen += 1
+                if seen == 1:
+                    started, cpu_started = time.monotonic(), procs.cpu_seconds([broker_pid])
+                elif seen == reports:
+                    ended, cpu_ended = time.monotonic(), procs.cpu_seconds([broker_pid])
+            elif found := METRIC.match(line.strip()):
+                per_request = float(found.group(1))
+    if producer.returncode != 0 or per_request is None or not ended:
+        raise RuntimeError(f"ProducerPerformance failed ({producer.returncode})")
+    broker_per_s = (cpu_ended - cpu_started) / (ended - started)
+    requests = records_per_s / per_request
+    return Reading(
+        requests,
+        per_request,
+        1e6 * broker_per_s / rate,
+        1e6 * (broker_per_s - idle) / requests,
+    )
+
+
+def _row(client: str, round_: object, reading: Reading) -> str:
+    r = reading
+    return (
+        f"| {client} | {round_} | {r.requests_per_s:.0f} | {r.records_per_request:.1f} | "
+        f"{r.broker_us_per_callback:.0f} | {r.broker_us_per_request:.0f} |"
+    )
+
+
+def run(bootstrap: str, pid: int, args: argparse.Namespace) -> None:
+    if args.warmup > 0:
+        print(f"warming the broker up for {2 * args.warmup:g} s", flush=True)
+        bridge_reading(bootstrap, pid, args.rate, args.linger, args.warmup, 0.0)
+        java_reading(bootstrap, pid, args.rate, args.linger, args.warmup, 0.0)
+    print(
+        f"{args.rate} callbacks/s of the vendor sample (2 records each) or as many records, "
+        f"linger {args.linger} ms, {args.seconds:g} s each"
+    )
+    print(
+        "| client | round | produce requests/s | records/request | broker µs/callback "
+        "| broker µs/request above idle |"
+    )
+    print("|---|---|---|---|---|---|")
+    readings: dict[str, list[Reading]] = {"bridge": [], "java": []}
+    for round_ in range(1, args.rounds + 1):
+        idle = idle_cpu_per_s(pid, args.seconds)
+        print(f"| (idle) | {round_} | | | {1e6 * idle / args.rate:.0f} | |", flush=True)
+        for client, reading_of in (("bridge", bridge_reading), ("java", java_reading)):
+            reading = reading_of(bootstrap, pid, args.rate, args.linger, args.seconds, idle)
+            readings[client].append(reading)
+            print(_row(client, round_, reading), flush=True)
+    for client, taken in readings.items():
+        median = Reading(*(statistics.median(values) for values in zip(*taken, strict=True)))
+        print(_row(f"{client}, median", "all", median))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.broker_cost", description=__doc__)
+    parser.add_argument("--rate", type=int, default=3000, help="callbacks/s (default 3000)")
+    parser.add_argument("--linger", type=int, default=5, help="ms, both clients (default 5)")
+    parser.add_argument("--seconds", type=float, default=15.0, help="measured, each client")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=float, default=30.0, help="seconds, each client")
+    parser.add_argument(
+        "--bootstrap", metavar="HOST:PORT", help="a running broker of this machine instead"
+    )
+    args = parser.parse_args(argv)
+    if args.seconds < REPORT_SECONDS:
+        parser.error(f"--seconds must be at least {REPORT_SECONDS}: the Java client's report")
+    if args.bootstrap is not None:
+        pid = procs.listener(int(args.bootstrap.rsplit(":", 1)[1]))
+        if pid is None:
+            parser.error(f"no process of this machine listens on {args.bootstrap}")
+        run(args.bootstrap, pid, args)
+        return 0
+    with tempfile.TemporaryDirectory() as state, LocalBroker(Path(state)) as broker:
+        assert broker.pid is not None, "the broker started but wrote no pid"
+        run(broker.bootstrap, broker.pid, args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
