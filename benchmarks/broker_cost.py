@@ -27,7 +27,6 @@ import statistics
 import subprocess
 import tempfile
 import time
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -36,9 +35,8 @@ import uvloop
 
 from benchmarks import procs
 from benchmarks.kafka_ceiling import callback_records
-from benchmarks.kafka_side import measure
+from benchmarks.kafka_side import measure, publisher_settings
 from benchmarks.segments import LIB, java
-from bridge.settings import Settings
 from tests.broker import LocalBroker
 from tests.kafka_tools import create_topics
 
@@ -61,22 +59,10 @@ def idle_cpu_per_s(broker_pid: int, seconds: float) -> float:
     return (procs.cpu_seconds([broker_pid]) - before) / seconds
 
 
-def settings_for(bootstrap: str, linger: int) -> Settings:
-    return Settings(
-        kafka_bootstrap_servers=bootstrap,
-        topic_video_upload=f"broker-cost-{uuid.uuid4().hex[:12]}",  # a fresh one each
-        create_topics=True,
-        topic_partitions=6,
-        allow_unauthenticated=True,
-        kafka_linger_ms=linger,
-        kafka_compression="lz4",
-    )
-
-
 def bridge_reading(
     bootstrap: str, broker_pid: int, rate: int, linger: int, seconds: float, idle: float
 ) -> Reading:
-    settings = settings_for(bootstrap, linger)
+    settings = publisher_settings(bootstrap, linger, "broker-cost")
     per_callback = len(callback_records(settings))
     _, requests, broker = uvloop.run(measure(settings, rate, seconds, 2.0, broker_pid))
     assert broker is not None
@@ -89,7 +75,7 @@ def java_reading(
 ) -> Reading:
     """ProducerPerformance at the bridge's record rate: its first report ends its start-up,
     the next ones (at least `seconds`) are measured, and one more comes before it ends."""
-    settings = settings_for(bootstrap, linger)
+    settings = publisher_settings(bootstrap, linger, "broker-cost")
     samples = callback_records(settings)
     size = round(statistics.mean(len(r.value) + len(r.key or b"") for r in samples))
     records_per_s = rate * len(samples)
@@ -101,7 +87,7 @@ def java_reading(
     command += ["--num-records", str(records_per_s * REPORT_SECONDS * (reports + 1))]
     command += ["--throughput", str(records_per_s), "--producer-props"]
     command += [f"bootstrap.servers={bootstrap}", f"linger.ms={linger}", "acks=all"]
-    command += ["compression.type=lz4", "enable.idempotence=true"]
+    command += [f"compression.type={settings.kafka_compression}", "enable.idempotence=true"]
     seen = 0
     started = ended = cpu_started = cpu_ended = 0.0
     per_request = None

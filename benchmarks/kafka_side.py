@@ -113,6 +113,19 @@ async def measure(
     return 1e6 * cpu / sent, requests / wall, None if broker_pid is None else 1e6 * broker / sent
 
 
+def publisher_settings(bootstrap: str, linger: int, purpose: str) -> Settings:
+    """A publisher's settings for a run: the given linger, the default compression (lz4),
+    and a fresh topic of six partitions, created by the publisher."""
+    return Settings(
+        kafka_bootstrap_servers=bootstrap,
+        topic_video_upload=f"{purpose}-{uuid.uuid4().hex[:12]}",
+        create_topics=True,
+        topic_partitions=6,
+        allow_unauthenticated=True,
+        kafka_linger_ms=linger,
+    )
+
+
 def _us(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0f}"
 
@@ -126,14 +139,7 @@ async def run(bootstrap: str, broker_pid: int | None, args: argparse.Namespace) 
     paced_cpu, _, idle = await measure(None, args.rate, args.seconds, args.warmup, broker_pid)
     print(f"| (no Kafka: the pacing alone) | {paced_cpu:.0f} | | | {_us(idle)} (idle) |")
     for linger in args.lingers:
-        settings = Settings(
-            kafka_bootstrap_servers=bootstrap,
-            topic_video_upload=f"kafka-side-{uuid.uuid4().hex[:12]}",  # a fresh one each
-            create_topics=True,
-            topic_partitions=6,
-            allow_unauthenticated=True,
-            kafka_linger_ms=linger,
-        )
+        settings = publisher_settings(bootstrap, linger, "kafka-side")
         cpu, requests, broker = await measure(
             settings, args.rate, args.seconds, args.warmup, broker_pid
         )
