@@ -40,8 +40,10 @@ from benchmarks.segments import LIB, java
 from tests.broker import LocalBroker
 from tests.kafka_tools import create_topics
 
-# ProducerPerformance reports every 5 s; a window of the run is measured between reports.
-REPORT_SECONDS = 5
+# ProducerPerformance reports every second here; the measured window lies between two
+# reports, after those of its start-up (the JVM's, its connections', its first batches').
+REPORT_SECONDS = 1
+STARTUP_REPORTS = 2
 REPORT = re.compile(r"^(\d+) records sent, ")
 METRIC = re.compile(r"^producer-metrics:records-per-request-avg:\{[^}]*\}\s*:\s*([0-9.]+)$")
 
@@ -73,18 +75,20 @@ def bridge_reading(
 def java_reading(
     bootstrap: str, broker_pid: int, rate: int, linger: int, seconds: float, idle: float
 ) -> Reading:
-    """ProducerPerformance at the bridge's record rate: its first report ends its start-up,
-    the next ones (at least `seconds`) are measured, and one more comes before it ends."""
+    """ProducerPerformance at the bridge's record rate: after its start-up's reports, the
+    next ones (at least `seconds`) are measured, and one more comes before it ends."""
     settings = publisher_settings(bootstrap, linger, "broker-cost")
     samples = callback_records(settings)
     size = round(statistics.mean(len(r.value) + len(r.key or b"") for r in samples))
     records_per_s = rate * len(samples)
-    reports = 1 + math.ceil(seconds / REPORT_SECONDS)
+    first = STARTUP_REPORTS
+    last = first + math.ceil(seconds / REPORT_SECONDS)
     topic = settings.topic_video_upload
     asyncio.run(create_topics(bootstrap, topic, partitions=6))
     command = [java(), "-Xmx256m", "-cp", f"{LIB}/*", "org.apache.kafka.tools.ProducerPerformance"]
     command += ["--topic", topic, "--record-size", str(size), "--print-metrics"]
-    command += ["--num-records", str(records_per_s * REPORT_SECONDS * (reports + 1))]
+    command += ["--num-records", str(records_per_s * REPORT_SECONDS * (last + 1))]
+    command += ["--reporting-interval", str(1000 * REPORT_SECONDS)]
     command += ["--throughput", str(records_per_s), "--producer-props"]
     command += [f"bootstrap.servers={bootstrap}", f"linger.ms={linger}", "acks=all"]
     command += [f"compression.type={settings.kafka_compression}", "enable.idempotence=true"]
@@ -96,9 +100,9 @@ def java_reading(
         for line in producer.stdout:
             if REPORT.match(line):
                 seen += 1
-                if seen == 1:
+                if seen == first:
                     started, cpu_started = time.monotonic(), procs.cpu_seconds([broker_pid])
-                elif seen == reports:
+                elif seen == last:
                     ended, cpu_ended = time.monotonic(), procs.cpu_seconds([broker_pid])
             elif found := METRIC.match(line.strip()):
                 per_request = float(found.group(1))
@@ -163,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.seconds < REPORT_SECONDS:
-        parser.error(f"--seconds must be at least {REPORT_SECONDS}: the Java client's report")
+        parser.error(f"--seconds must be at least {REPORT_SECONDS}: the Java client's reports")
     if args.bootstrap is not None:
         pid = procs.listener(int(args.bootstrap.rsplit(":", 1)[1]))
         if pid is None:
