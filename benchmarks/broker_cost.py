@@ -169,7 +169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.seconds < REPORT_SECONDS:
         parser.error(f"--seconds must be at least {REPORT_SECONDS}: the Java client's reports")
     if args.bootstrap is not None:
-        pid = procs.listener(int(args.bootstrap.rsplit(":", 1)[1]))
+        _, _, port = args.bootstrap.rpartition(":")
+        if not port.isdigit():
+            parser.error(f"--bootstrap must be HOST:PORT, got {args.bootstrap!r}")
+        pid = procs.listener(int(port))
         if pid is None:
             parser.error(f"no process of this machine listens on {args.bootstrap}")
         run(args.bootstrap, pid, args)

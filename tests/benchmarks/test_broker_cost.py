@@ -60,3 +60,12 @@ def test_a_broker_not_on_this_machine_is_refused() -> None:
     assert done.stderr.splitlines()[-1] == (
         "python -m benchmarks.broker_cost: error: no process of this machine listens on 127.0.0.1:1"
     )
+
+
+def test_a_bootstrap_without_a_port_is_refused() -> None:
+    done = broker_cost("--bootstrap", "localhost")
+
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == (
+        "python -m benchmarks.broker_cost: error: --bootstrap must be HOST:PORT, got 'localhost'"
+    )
