@@ -7,9 +7,9 @@ the broker's CPU (from /proc) while it is idle, then, each client first in turn,
 the bridge's `KafkaPublisher` publishes the records of `--rate` vendor samples a second
 (as `benchmarks.kafka_side` does, no HTTP) and while Apache Kafka's `ProducerPerformance`
 produces as many records a second, of the same mean size, with the same linger,
-`acks=all`, lz4 and idempotence. The Java client is the broker's own: what the broker
-spends on a request from it is what a produce request costs this broker, and what
-follows for its CPU per callback is the requests a client sends.
+`acks=all`, the bridge's compression and idempotence. The Java client is the broker's
+own: what the broker spends on a request from it is what a produce request costs this
+broker, and what follows for its CPU per callback is the requests a client sends.
 
 Per client and round it prints the produce requests a second, the records in each, the
 broker's CPU per callback's worth of records, and the broker's CPU per request above
@@ -84,7 +84,7 @@ def java_reading(
     first = STARTUP_REPORTS
     last = first + math.ceil(seconds / REPORT_SECONDS)
     topic = settings.topic_video_upload
-    asyncio.run(create_topics(bootstrap, topic, partitions=6))
+    asyncio.run(create_topics(bootstrap, topic, partitions=settings.topic_partitions))
     command = [java(), "-Xmx256m", "-cp", f"{LIB}/*", "org.apache.kafka.tools.ProducerPerformance"]
     command += ["--topic", topic, "--record-size", str(size), "--print-metrics"]
     command += ["--num-records", str(records_per_s * REPORT_SECONDS * (last + 1))]
@@ -105,6 +105,8 @@ def java_reading(
                 elif seen == last:
                     ended, cpu_ended = time.monotonic(), procs.cpu_seconds([broker_pid])
             elif found := METRIC.match(line.strip()):
+                # Printed at the end, averaged over the client's metric window (its
+                # start-up included): the records a second are held to the rate instead.
                 per_request = float(found.group(1))
     if producer.returncode != 0 or per_request is None or not ended:
         raise RuntimeError(f"ProducerPerformance failed ({producer.returncode})")

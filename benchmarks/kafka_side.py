@@ -31,6 +31,7 @@ import uvloop
 
 from benchmarks import procs
 from benchmarks.kafka_ceiling import callback_records
+from benchmarks.options import PARTITIONS
 from bridge.kafka.batching import Batcher, NodeId
 from bridge.kafka.publisher import KafkaPublisher
 from bridge.metrics import Metrics
@@ -114,13 +115,13 @@ async def measure(
 
 
 def publisher_settings(bootstrap: str, linger: int, purpose: str) -> Settings:
-    """A publisher's settings for a run: the given linger, the default compression (lz4),
-    and a fresh topic of six partitions, created by the publisher."""
+    """A publisher's settings for a run: the given linger, the bridge's default
+    compression, and a fresh topic of the bench's partitions, created by the publisher."""
     return Settings(
         kafka_bootstrap_servers=bootstrap,
         topic_video_upload=f"{purpose}-{uuid.uuid4().hex[:12]}",
         create_topics=True,
-        topic_partitions=6,
+        topic_partitions=PARTITIONS,
         allow_unauthenticated=True,
         kafka_linger_ms=linger,
     )

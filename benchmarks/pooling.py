@@ -7,8 +7,8 @@ servers run in turn, round after round, each seeing the same stretches of the dr
 and each server's rounds under each load are pooled: CPU, callbacks and batches summed,
 latency percentiles taken over every answer of every round where the load generator
 gives every answer's latency (vegeta), and otherwise (wrk gives its percentiles only)
-those of the round with the highest p99. Each round's own figures are kept with the pooled run
-(`Run.rounds`), so the spread stays visible.
+those of the round with the highest p99. Each round's own figures are kept with the
+pooled run (`Run.rounds`), so the spread stays visible.
 """
 
 from __future__ import annotations
